@@ -1,0 +1,67 @@
+"""The process's database engine and the `get_session` dependency."""
+
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import StaticPool
+
+from fast_zero.settings import settings
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == 'sqlite'
+
+
+def configure_sqlite(
+    engine: AsyncEngine, busy_timeout_ms: int, *, foreign_keys: bool = True
+) -> None:
+    """Make every new SQLite connection safe for concurrent writers.
+
+    WAL lets readers run beside a writer; `busy_timeout` makes a second
+    writer wait for the lock instead of failing with "database is locked";
+    SQLite enforces foreign keys only when asked to (migrations ask it not
+    to: batch mode drops and re-creates referenced tables).
+    """
+
+    @event.listens_for(engine.sync_engine, 'connect')
+    def set_sqlite_pragmas(dbapi_connection, _connection_record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute('PRAGMA journal_mode=WAL')
+        cursor.execute(f'PRAGMA busy_timeout={int(busy_timeout_ms)}')
+        cursor.execute(
+            f'PRAGMA foreign_keys={"ON" if foreign_keys else "OFF"}'
+        )
+        cursor.close()
+
+
+def build_engine(url: str) -> AsyncEngine:
+    """An engine for `url`, with the options its backend needs."""
+    if not is_sqlite(url):
+        return create_async_engine(url)
+    options = {}
+    if make_url(url).database in {None, '', ':memory:'}:
+        # One shared connection, or every checkout sees another empty DB.
+        options = {'poolclass': StaticPool}
+    engine = create_async_engine(url, **options)
+    configure_sqlite(engine, settings.SQLITE_BUSY_TIMEOUT_MS)
+    return engine
+
+
+engine = build_engine(settings.DATABASE_URL)
+async_session = async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def get_session():
+    async with async_session() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]

@@ -1,0 +1,57 @@
+from datetime import datetime
+from enum import Enum
+
+from sqlalchemy import ForeignKey, MetaData, func
+from sqlalchemy.orm import Mapped, mapped_column, registry
+
+# Predictable constraint names, so migrations can drop or alter them on
+# every backend (SQLite's batch mode included).
+NAMING_CONVENTION = {
+    'ix': 'ix_%(column_0_label)s',
+    'uq': 'uq_%(table_name)s_%(column_0_name)s',
+    'ck': 'ck_%(table_name)s_%(constraint_name)s',
+    'fk': 'fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s',
+    'pk': 'pk_%(table_name)s',
+}
+
+table_registry = registry(
+    metadata=MetaData(naming_convention=NAMING_CONVENTION)
+)
+
+
+class TodoState(str, Enum):
+    draft = 'draft'
+    todo = 'todo'
+    doing = 'doing'
+    done = 'done'
+    trash = 'trash'
+
+
+@table_registry.mapped_as_dataclass
+class User:
+    __tablename__ = 'users'
+    # Fetch server-made timestamps with RETURNING, so no attribute is left
+    # expired (an expired attribute would lazy-load: MissingGreenlet).
+    __mapper_args__ = {'eager_defaults': True}
+
+    id: Mapped[int] = mapped_column(init=False, primary_key=True)
+    username: Mapped[str] = mapped_column(unique=True)
+    password: Mapped[str]
+    email: Mapped[str] = mapped_column(unique=True)
+    created_at: Mapped[datetime] = mapped_column(
+        init=False, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        init=False, server_default=func.now(), onupdate=func.now()
+    )
+
+
+@table_registry.mapped_as_dataclass
+class Todo:
+    __tablename__ = 'todos'
+
+    id: Mapped[int] = mapped_column(init=False, primary_key=True)
+    title: Mapped[str]
+    description: Mapped[str]
+    state: Mapped[TodoState]
+    user_id: Mapped[int] = mapped_column(ForeignKey('users.id'))

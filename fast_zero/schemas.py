@@ -1,0 +1,79 @@
+"""Request and response shapes. Length limits come from Settings."""
+
+from http import HTTPStatus
+from typing import Annotated
+
+from fastapi import Path
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+)
+
+from fast_zero.settings import settings
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on every backend
+
+Username = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=settings.USERNAME_MAX_LENGTH),
+]
+# Emails are stored and compared lower-cased, the whole address.
+Email = Annotated[
+    EmailStr,
+    Field(max_length=settings.EMAIL_MAX_LENGTH),
+    AfterValidator(str.lower),
+]
+Password = Annotated[
+    str,
+    StringConstraints(
+        min_length=settings.PASSWORD_MIN_LENGTH,
+        max_length=settings.PASSWORD_MAX_LENGTH,
+    ),
+]
+ResourceId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+class Message(BaseModel):
+    message: str
+
+
+class ErrorMessage(BaseModel):
+    detail: str
+
+
+class UserSchema(BaseModel):
+    username: Username
+    email: Email
+    password: Password
+
+
+class UserPublic(BaseModel):
+    # A plain `str`: the address was validated on the way in, and
+    # re-validating it for every user in a list is costly.
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    username: str
+    email: str
+
+
+class UserList(BaseModel):
+    users: list[UserPublic]
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str
+
+
+class FilterPage(BaseModel):
+    offset: int = Field(0, ge=0, le=MAX_ID)
+    limit: int = Field(100, ge=1, le=100)
+
+
+def error_responses(*statuses: HTTPStatus) -> dict:
+    """OpenAPI entries for the `{"detail": ...}` errors a route answers."""
+    return {status.value: {'model': ErrorMessage} for status in statuses}

@@ -1,0 +1,73 @@
+"""Configuration, read from the environment and from `.env`."""
+
+from typing import Annotated, Literal
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEVELOPMENT_SECRET_KEY = 'development-only-secret-key-change-me-in-production'
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file='.env', env_file_encoding='utf-8', extra='ignore'
+    )
+
+    ENVIRONMENT: Literal['development', 'production'] = 'development'
+
+    DATABASE_URL: str = 'sqlite+aiosqlite:///database.db'
+    SQLITE_BUSY_TIMEOUT_MS: int = 5_000
+
+    SECRET_KEY: str = DEVELOPMENT_SECRET_KEY
+    ALGORITHM: str = 'HS256'
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = 30
+
+    # Argon2id cost; the defaults are pwdlib's (argon2-cffi's) recommendation.
+    ARGON2_TIME_COST: int = 3
+    ARGON2_MEMORY_COST: int = 65_536
+    ARGON2_PARALLELISM: int = 4
+
+    USERNAME_MAX_LENGTH: int = 64
+    EMAIL_MAX_LENGTH: int = 254
+    PASSWORD_MIN_LENGTH: int = 6
+    PASSWORD_MAX_LENGTH: int = 128
+
+    # None: public in development, behind a token in production.
+    USERS_DIRECTORY_PUBLIC: bool | None = None
+    CORS_ORIGINS: Annotated[list[str], NoDecode] = []
+
+    @field_validator('CORS_ORIGINS', mode='before')
+    @classmethod
+    def split_cors_origins(cls, origins: object) -> object:
+        """Read `CORS_ORIGINS` from the environment as a comma list."""
+        if isinstance(origins, str):
+            return [o.strip() for o in origins.split(',') if o.strip()]
+        return origins
+
+    @model_validator(mode='after')
+    def refuse_weak_secret_in_production(self) -> 'Settings':
+        if self.ENVIRONMENT != 'production':
+            return self
+        if self.SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+            raise ValueError(
+                'SECRET_KEY is the development default: set a random '
+                'SECRET_KEY (e.g. `python -c "import secrets; '
+                'print(secrets.token_urlsafe(48))"`) before running with '
+                'ENVIRONMENT=production.'
+            )
+        if len(self.SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f'SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} '
+                'characters: too weak for ENVIRONMENT=production.'
+            )
+        return self
+
+    @property
+    def users_directory_public(self) -> bool:
+        if self.USERS_DIRECTORY_PUBLIC is not None:
+            return self.USERS_DIRECTORY_PUBLIC
+        return self.ENVIRONMENT == 'development'
+
+
+settings = Settings()
