@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from fast_zero.settings import settings
 
@@ -42,11 +42,30 @@ def configure_sqlite(
         cursor.close()
 
 
-def build_engine(url: str) -> AsyncEngine:
-    """An engine for `url`, with the options its backend needs."""
-    if not is_sqlite(url):
-        return create_async_engine(url)
-    options = {}
+def build_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
+    """An engine for `url`, with the options its backend needs.
+
+    `pooled=False` opens a connection per checkout (NullPool): for tools and
+    tests that use an engine from more than one event loop.
+    """
+    if is_sqlite(url):
+        return build_sqlite_engine(url, pooled=pooled)
+    if not pooled:
+        return create_async_engine(url, poolclass=NullPool)
+    return create_async_engine(
+        url,
+        pool_size=settings.DATABASE_POOL_SIZE,
+        max_overflow=settings.DATABASE_MAX_OVERFLOW,
+        pool_pre_ping=settings.DATABASE_POOL_PRE_PING,
+        pool_recycle=settings.DATABASE_POOL_RECYCLE_SECONDS,
+        connect_args={
+            'connect_timeout': settings.DATABASE_CONNECT_TIMEOUT_SECONDS
+        },
+    )
+
+
+def build_sqlite_engine(url: str, *, pooled: bool) -> AsyncEngine:
+    options = {} if pooled else {'poolclass': NullPool}
     if make_url(url).database in {None, '', ':memory:'}:
         # One shared connection, or every checkout sees another empty DB.
         options = {'poolclass': StaticPool}

@@ -18,6 +18,13 @@ class Settings(BaseSettings):
 
     DATABASE_URL: str = 'sqlite+aiosqlite:///database.db'
     SQLITE_BUSY_TIMEOUT_MS: int = 5_000
+    # Connection pool of a client-server database (not used for SQLite).
+    DATABASE_POOL_SIZE: int = 5
+    DATABASE_MAX_OVERFLOW: int = 10
+    DATABASE_POOL_PRE_PING: bool = True
+    DATABASE_POOL_RECYCLE_SECONDS: int = 1_800
+    DATABASE_CONNECT_TIMEOUT_SECONDS: int = 5
+    HEALTH_CHECK_TIMEOUT_SECONDS: float = 3.0
 
     SECRET_KEY: str = DEVELOPMENT_SECRET_KEY
     ALGORITHM: str = 'HS256'
