@@ -13,6 +13,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from fast_zero.models import TodoState
 from fast_zero.settings import settings
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every backend
@@ -72,6 +73,56 @@ class Token(BaseModel):
 class FilterPage(BaseModel):
     offset: int = Field(0, ge=0, le=MAX_ID)
     limit: int = Field(100, ge=1, le=100)
+
+
+TodoTitle = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=settings.TODO_TITLE_MAX_LENGTH),
+]
+TodoDescription = Annotated[
+    str, StringConstraints(max_length=settings.TODO_DESCRIPTION_MAX_LENGTH)
+]
+TodoFilterText = Annotated[
+    str,
+    StringConstraints(
+        min_length=settings.TODO_FILTER_MIN_LENGTH,
+        max_length=settings.TODO_FILTER_MAX_LENGTH,
+    ),
+]
+
+
+class TodoSchema(BaseModel):
+    title: TodoTitle
+    description: TodoDescription
+    state: TodoState
+
+
+class TodoPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    title: str
+    description: str
+    state: TodoState
+
+
+class TodoList(BaseModel):
+    todos: list[TodoPublic]
+
+
+class TodoUpdate(BaseModel):
+    # Omitted fields stay as they are; an explicit null is rejected (422),
+    # since None is not a valid value of any of them.
+    title: TodoTitle = None
+    description: TodoDescription = None
+    state: TodoState = None
+
+
+class FilterTodo(FilterPage):
+    """Substring filters match case-insensitively (ASCII letters)."""
+
+    title: TodoFilterText | None = None
+    description: TodoFilterText | None = None
+    state: TodoState | None = None
 
 
 def error_responses(*statuses: HTTPStatus) -> dict:

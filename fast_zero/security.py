@@ -10,6 +10,7 @@ import jwt
 from fastapi import Depends, HTTPException
 from fastapi.security import OAuth2PasswordBearer
 from pwdlib.exceptions import UnknownHashError
+from sqlalchemy.orm import raiseload
 
 from fast_zero.database import Session
 from fast_zero.hashing import build_password_hash, run_hashing
@@ -90,7 +91,9 @@ def decode_user_id(token: str | None) -> int:
 async def get_current_user(
     session: Session, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
-    user = await session.get(User, decode_user_id(token))
+    user = await session.get(
+        User, decode_user_id(token), options=[raiseload(User.todos)]
+    )
     if user is None:
         raise credentials_exception
     return user

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     EMAIL_MAX_LENGTH: int = 254
     PASSWORD_MIN_LENGTH: int = 6
     PASSWORD_MAX_LENGTH: int = 128
+    TODO_TITLE_MAX_LENGTH: int = 200
+    TODO_DESCRIPTION_MAX_LENGTH: int = 2_000
+    TODO_FILTER_MIN_LENGTH: int = 3
+    TODO_FILTER_MAX_LENGTH: int = 20
 
     # None: public in development, behind a token in production.
     USERS_DIRECTORY_PUBLIC: bool | None = None

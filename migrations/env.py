@@ -62,7 +62,9 @@ async def run_async_migrations() -> None:
         poolclass=pool.NullPool,
     )
     if is_sqlite(str(connectable.url)):
-        configure_sqlite(connectable, busy_timeout_ms=30_000, foreign_keys=False)
+        configure_sqlite(
+            connectable, busy_timeout_ms=30_000, foreign_keys=False
+        )
 
     async with connectable.connect() as connection:
         await connection.run_sync(do_run_migrations)

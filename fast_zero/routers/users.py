@@ -4,10 +4,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import raiseload
 
 from fast_zero.crud import find_taken_field
 from fast_zero.database import Session
-from fast_zero.models import User
+from fast_zero.models import Todo, User
 from fast_zero.schemas import (
     FilterPage,
     Message,
@@ -88,6 +89,7 @@ async def read_users(
 ):
     users = await session.scalars(
         select(User)
+        .options(raiseload(User.todos))
         .order_by(User.id)
         .offset(filter_users.offset)
         .limit(filter_users.limit)
@@ -102,7 +104,7 @@ async def read_users(
     responses=error_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.NOT_FOUND),
 )
 async def read_user(user_id: ResourceId, session: Session):
-    user = await session.get(User, user_id)
+    user = await session.get(User, user_id, options=[raiseload(User.todos)])
     if user is None:
         raise HTTPException(
             status_code=HTTPStatus.NOT_FOUND, detail='User not found'
@@ -151,6 +153,9 @@ async def delete_user(
     user_id: ResourceId, session: Session, current_user: CurrentUser
 ):
     ensure_own_account(current_user, user_id)
+    # Todos first: the database cascades too, but only where foreign keys
+    # are enforced (SQLite needs a PRAGMA that a test engine may lack).
+    await session.execute(delete(Todo).where(Todo.user_id == current_user.id))
     await session.execute(delete(User).where(User.id == current_user.id))
     await session.commit()
     return {'message': 'User deleted'}
