@@ -1,4 +1,13 @@
+import importlib.util
+import inspect
 from http import HTTPStatus
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from fast_zero.app import app, read_root
+from fast_zero.settings import settings
 
 
 def test_root_deve_retornar_ok_e_ola_mundo(client):
@@ -14,3 +23,115 @@ def test_exercicio_html_returns_an_html_page(client):
     assert response.status_code == HTTPStatus.OK
     assert response.headers['content-type'].startswith('text/html')
     assert '<h1> Olá Mundo </h1>' in response.text
+
+
+def test_root_is_an_async_route():
+    assert inspect.iscoroutinefunction(read_root)
+
+
+def test_docs_page_is_served(client):
+    response = client.get('/docs')
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.headers['content-type'].startswith('text/html')
+
+
+def test_openapi_documents_every_route(client):
+    paths = client.get('/openapi.json').json()['paths']
+
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            for method in route.methods:
+                assert method.lower() in paths[route.path], route.path
+
+
+@pytest.mark.parametrize(
+    ('path', 'method', 'statuses'),
+    [
+        ('/users/', 'post', {'201', '409', '422'}),
+        ('/users/', 'get', {'200', '401', '422'}),
+        ('/users/{user_id}', 'get', {'200', '401', '404', '422'}),
+        ('/users/{user_id}', 'put', {'200', '401', '403', '409', '422'}),
+        ('/users/{user_id}', 'delete', {'200', '401', '403', '422'}),
+        ('/auth/token', 'post', {'200', '401', '422'}),
+    ],
+)
+def test_openapi_documents_error_responses(client, path, method, statuses):
+    operation = client.get('/openapi.json').json()['paths'][path][method]
+
+    assert set(operation['responses']) == statuses
+    for status in statuses - {'200', '201', '422'}:
+        schema = operation['responses'][status]['content']['application/json'][
+            'schema'
+        ]
+        assert schema == {'$ref': '#/components/schemas/ErrorMessage'}
+
+
+def test_cors_is_off_by_default(client):
+    response = client.get('/', headers={'Origin': 'https://app.example.com'})
+
+    assert response.status_code == HTTPStatus.OK
+    assert 'access-control-allow-origin' not in response.headers
+
+
+def build_app_module():
+    """A fresh copy of fast_zero.app, built with the current settings."""
+    spec = importlib.util.find_spec('fast_zero.app')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def cors_client(monkeypatch):
+    monkeypatch.setattr(settings, 'CORS_ORIGINS', ['https://app.example.com'])
+    with TestClient(build_app_module().app) as client:
+        yield client
+
+
+def test_cors_allows_a_configured_origin(cors_client):
+    response = cors_client.options(
+        '/users/',
+        headers={
+            'Origin': 'https://app.example.com',
+            'Access-Control-Request-Method': 'POST',
+        },
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.headers['access-control-allow-origin'] == (
+        'https://app.example.com'
+    )
+
+
+def test_cors_refuses_another_origin(cors_client):
+    response = cors_client.options(
+        '/users/',
+        headers={
+            'Origin': 'https://evil.example.com',
+            'Access-Control-Request-Method': 'POST',
+        },
+    )
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.text == 'Disallowed CORS origin'
+    assert 'access-control-allow-origin' not in response.headers
+
+
+class RecordingEngine:
+    def __init__(self):
+        self.disposed = False
+
+    async def dispose(self):
+        self.disposed = True
+
+
+@pytest.mark.asyncio
+async def test_lifespan_disposes_the_engine_on_shutdown(monkeypatch):
+    engine = RecordingEngine()
+    monkeypatch.setattr('fast_zero.app.engine', engine)
+
+    async with app.router.lifespan_context(app):
+        assert engine.disposed is False
+
+    assert engine.disposed is True

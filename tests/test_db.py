@@ -1,0 +1,161 @@
+from dataclasses import asdict
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.pool import NullPool, StaticPool
+
+from fast_zero import database
+from fast_zero.database import build_engine, get_session
+from fast_zero.models import User
+from fast_zero.settings import settings
+from tests.factories import UserFactory
+
+
+@pytest.mark.asyncio
+async def test_create_user(session, mock_db_time):
+    with mock_db_time(model=User) as time:
+        new_user = User(
+            username='alice', password='secret', email='teste@test'
+        )
+        session.add(new_user)
+        await session.commit()
+
+    user = await session.scalar(select(User).where(User.username == 'alice'))
+
+    assert asdict(user) == {
+        'id': 1,
+        'username': 'alice',
+        'password': 'secret',
+        'email': 'teste@test',
+        'created_at': time,
+        'updated_at': time,
+        'todos': [],
+    }
+
+
+@pytest.mark.asyncio
+async def test_create_user_sets_timestamps_on_the_server(session):
+    user = UserFactory()
+    session.add(user)
+    await session.commit()
+
+    # Read back with RETURNING (eager defaults): no refresh needed.
+    assert isinstance(user.created_at, datetime)
+    assert user.updated_at == user.created_at
+
+
+@pytest.mark.asyncio
+async def test_update_user_moves_updated_at_only(session, mock_db_time):
+    with mock_db_time(model=User) as time:
+        user = UserFactory()
+        session.add(user)
+        await session.commit()
+
+    user.username = 'renamed'
+    await session.commit()
+
+    assert user.created_at == time
+    assert user.updated_at > time
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize('field', ['username', 'email'])
+async def test_duplicate_field_violates_unique_constraint(session, field):
+    first = UserFactory()
+    session.add(first)
+    await session.commit()
+
+    session.add(UserFactory(**{field: getattr(first, field)}))
+    with pytest.raises(IntegrityError):
+        await session.commit()
+    await session.rollback()
+
+
+@pytest.mark.asyncio
+async def test_get_session_yields_a_session_of_the_app_engine():
+    sessions = get_session()
+
+    session = await anext(sessions)
+
+    assert isinstance(session, AsyncSession)
+    assert session.bind is database.engine
+    await sessions.aclose()
+
+
+@pytest.mark.asyncio
+async def test_sqlite_file_engine_sets_wal_busy_timeout_and_foreign_keys(
+    tmp_path,
+):
+    engine = build_engine(f'sqlite+aiosqlite:///{tmp_path / "test.db"}')
+
+    async with engine.connect() as conn:
+        pragmas = [
+            (await conn.execute(text(f'PRAGMA {name}'))).scalar()
+            for name in ('journal_mode', 'busy_timeout', 'foreign_keys')
+        ]
+    await engine.dispose()
+
+    assert pragmas == ['wal', settings.SQLITE_BUSY_TIMEOUT_MS, 1]
+
+
+@pytest.mark.asyncio
+async def test_sqlite_in_memory_engine_shares_one_connection():
+    engine = build_engine('sqlite+aiosqlite:///:memory:')
+
+    async with engine.begin() as conn:
+        await conn.execute(text('CREATE TABLE t (x INTEGER)'))
+    async with engine.connect() as conn:
+        tables = (
+            await conn.execute(text('SELECT name FROM sqlite_master'))
+        ).scalars()
+        names = list(tables)
+    await engine.dispose()
+
+    assert isinstance(engine.pool, StaticPool)
+    assert names == ['t']
+
+
+@pytest.mark.asyncio
+async def test_sqlite_file_engine_without_pool_opens_a_connection_each_time(
+    tmp_path,
+):
+    engine = build_engine(
+        f'sqlite+aiosqlite:///{tmp_path / "test.db"}', pooled=False
+    )
+    await engine.dispose()
+
+    assert isinstance(engine.pool, NullPool)
+
+
+def test_server_engine_takes_pool_options_from_settings(monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        database,
+        'create_async_engine',
+        lambda url, **options: calls.append((url, options)),
+    )
+    url = 'postgresql+psycopg://app@db.example/app'
+
+    build_engine(url)
+    build_engine(url, pooled=False)
+
+    assert calls == [
+        (
+            url,
+            {
+                'pool_size': settings.DATABASE_POOL_SIZE,
+                'max_overflow': settings.DATABASE_MAX_OVERFLOW,
+                'pool_pre_ping': settings.DATABASE_POOL_PRE_PING,
+                'pool_recycle': settings.DATABASE_POOL_RECYCLE_SECONDS,
+                'connect_args': {
+                    'connect_timeout': (
+                        settings.DATABASE_CONNECT_TIMEOUT_SECONDS
+                    )
+                },
+            },
+        ),
+        (url, {'poolclass': NullPool}),
+    ]

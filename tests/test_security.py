@@ -1,0 +1,436 @@
+import base64
+import hashlib
+import hmac
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+from http import HTTPStatus
+
+import jwt
+import pytest
+from fastapi import HTTPException
+from freezegun import freeze_time
+
+from fast_zero import security
+from fast_zero.hashing import build_password_hash
+from fast_zero.security import (
+    MAX_ID,
+    create_access_token,
+    decode_user_id,
+    get_password_hash,
+    get_password_hash_async,
+    verify_password,
+    verify_password_async,
+)
+from fast_zero.settings import settings
+
+ISSUED_AT = datetime(2025, 1, 1, 12, tzinfo=timezone.utc)
+CREDENTIALS_ERROR = {'detail': 'Could not validate credentials'}
+OMITTED = object()
+OTHER_KEY = 'another-secret-key-of-a-decent-length-0123456789'
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
+
+
+def forge_token(
+    payload: dict,
+    *,
+    alg: str = 'HS256',
+    key: str | None = None,
+) -> str:
+    """A JWT built by hand, so nothing in PyJWT refuses to make it."""
+    header = b64url(json.dumps({'alg': alg, 'typ': 'JWT'}).encode())
+    body = b64url(json.dumps(payload).encode())
+    signing_input = f'{header}.{body}'
+    if alg == 'none':
+        return f'{signing_input}.'
+    digestmod = {'HS256': hashlib.sha256, 'HS512': hashlib.sha512}[alg]
+    signature = hmac.new(
+        (key or settings.SECRET_KEY).encode(),
+        signing_input.encode(),
+        digestmod,
+    ).digest()
+    return f'{signing_input}.{b64url(signature)}'
+
+
+def in_an_hour() -> int:
+    return int(
+        (datetime.now(tz=timezone.utc) + timedelta(hours=1)).timestamp()
+    )
+
+
+def update_self(client, user, token):
+    """A protected request that succeeds (200) only with a valid token."""
+    return client.put(
+        f'/users/{user.id}',
+        headers={'Authorization': f'Bearer {token}'},
+        json={
+            'username': user.username,
+            'email': user.email,
+            'password': user.clean_password,
+        },
+    )
+
+
+def assert_credentials_rejected(response):
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.json() == CREDENTIALS_ERROR
+    assert response.headers['WWW-Authenticate'] == 'Bearer'
+
+
+def assert_accepted(response, user):
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {
+        'id': user.id,
+        'username': user.username,
+        'email': user.email,
+    }
+
+
+# create_access_token
+
+
+def test_create_access_token_does_not_mutate_its_input():
+    data = {'sub': '1'}
+
+    create_access_token(data)
+
+    assert data == {'sub': '1'}
+
+
+def test_create_access_token_adds_iat_and_exp_30_minutes_later():
+    with freeze_time(ISSUED_AT):
+        token = create_access_token({'sub': '1', 'scope': 'x'})
+        payload = jwt.decode(
+            token, settings.SECRET_KEY, algorithms=[settings.ALGORITHM]
+        )
+
+    assert payload == {
+        'sub': '1',
+        'scope': 'x',
+        'iat': int(ISSUED_AT.timestamp()),
+        'exp': int((ISSUED_AT + timedelta(minutes=30)).timestamp()),
+    }
+
+
+def test_create_access_token_follows_the_expiry_setting(monkeypatch):
+    monkeypatch.setattr(settings, 'ACCESS_TOKEN_EXPIRE_MINUTES', 5)
+
+    with freeze_time(ISSUED_AT):
+        token = create_access_token({'sub': '1'})
+        payload = jwt.decode(
+            token, settings.SECRET_KEY, algorithms=[settings.ALGORITHM]
+        )
+
+    assert (
+        payload['exp'] - payload['iat'] == timedelta(minutes=5).total_seconds()
+    )
+
+
+def test_create_access_token_signs_with_the_settings_algorithm():
+    token = create_access_token({'sub': '1'})
+
+    assert jwt.get_unverified_header(token) == {
+        'alg': settings.ALGORITHM,
+        'typ': 'JWT',
+    }
+
+
+# decode_user_id: the id a token names, checked before any query
+
+
+@pytest.mark.parametrize('user_id', [1, 42, MAX_ID])
+def test_decode_user_id_returns_the_id_of_the_sub(user_id):
+    token = create_access_token({'sub': str(user_id)})
+
+    assert decode_user_id(token) == user_id
+
+
+@pytest.mark.parametrize('sub', [str(MAX_ID + 1), '9999999999', '0'])
+def test_decode_user_id_refuses_an_id_out_of_range(sub):
+    token = create_access_token({'sub': sub})
+
+    with pytest.raises(HTTPException) as error:
+        decode_user_id(token)
+
+    assert error.value.status_code == HTTPStatus.UNAUTHORIZED
+    assert error.value.detail == 'Could not validate credentials'
+
+
+@pytest.mark.parametrize('no_token', [None, ''])
+def test_decode_user_id_without_token_raises_401(no_token):
+    with pytest.raises(HTTPException) as error:
+        decode_user_id(no_token)
+
+    assert error.value.status_code == HTTPStatus.UNAUTHORIZED
+    assert error.value.headers == {'WWW-Authenticate': 'Bearer'}
+
+
+# Which tokens the protected routes accept
+
+
+def test_forged_token_with_the_right_key_is_accepted(client, user):
+    """The control for the rejections below: the forging itself works."""
+    token = forge_token({'sub': str(user.id), 'exp': in_an_hour()})
+
+    response = update_self(client, user, token)
+
+    assert_accepted(response, user)
+
+
+def test_token_before_expiry_is_accepted(client, user):
+    with freeze_time('2025-01-01 12:00:00'):
+        response = client.post(
+            '/auth/token',
+            data={'username': user.email, 'password': user.clean_password},
+        )
+        token = response.json()['access_token']
+
+    with freeze_time('2025-01-01 12:29:00'):
+        response = update_self(client, user, token)
+
+    assert_accepted(response, user)
+
+
+def test_expired_token_returns_401(client, user):
+    with freeze_time('2025-01-01 12:00:00'):
+        response = client.post(
+            '/auth/token',
+            data={'username': user.email, 'password': user.clean_password},
+        )
+        token = response.json()['access_token']
+
+    with freeze_time('2025-01-01 12:31:00'):
+        response = update_self(client, user, token)
+
+    assert_credentials_rejected(response)
+
+
+@pytest.mark.parametrize(
+    ('claims', 'options'),
+    [
+        ({}, {'key': OTHER_KEY}),
+        ({}, {'alg': 'none'}),
+        ({}, {'alg': 'HS512'}),
+        ({'sub': OMITTED}, {}),
+        ({'exp': OMITTED}, {}),
+        ({'sub': 1}, {}),
+        ({'sub': 'abc'}, {}),
+        ({'sub': ''}, {}),
+        ({'sub': '0'}, {}),
+        ({'sub': '-1'}, {}),
+        ({'sub': '01'}, {}),
+        ({'sub': '+1'}, {}),
+        ({'sub': ' 1'}, {}),
+        ({'sub': '1_0'}, {}),
+        ({'sub': '\uff11'}, {}),  # FULLWIDTH DIGIT ONE: int() takes it
+        ({'sub': str(2**31)}, {}),
+        ({'sub': '9999999999'}, {}),
+        ({'sub': '99999999999'}, {}),
+        ({'sub': '999'}, {}),  # a user that never existed
+        ({'exp': 946684800}, {}),  # 2000-01-01
+        ({'nbf': 4102444800}, {}),  # 2100-01-01
+    ],
+    ids=[
+        'signed-with-another-key',
+        'alg-none',
+        'alg-hs512',
+        'without-sub',
+        'without-exp',
+        'integer-sub',
+        'sub-not-a-number',
+        'sub-empty',
+        'sub-zero',
+        'sub-negative',
+        'sub-leading-zero',
+        'sub-plus-sign',
+        'sub-leading-space',
+        'sub-underscore',
+        'sub-fullwidth-digit',
+        'sub-above-max-id',
+        'sub-ten-digits-above-max-id',
+        'sub-eleven-digits',
+        'sub-of-unknown-user',
+        'expired',
+        'not-yet-valid',
+    ],
+)
+def test_bad_token_returns_401(client, user, claims, options):
+    claims = {'sub': str(user.id), 'exp': in_an_hour(), **claims}
+    payload = {
+        name: value for name, value in claims.items() if value is not OMITTED
+    }
+
+    response = update_self(client, user, forge_token(payload, **options))
+
+    assert_credentials_rejected(response)
+
+
+def test_token_with_tampered_payload_returns_401(client, user, other_user):
+    token = forge_token({'sub': str(other_user.id), 'exp': in_an_hour()})
+    header, _payload, signature = token.split('.')
+    tampered_payload = b64url(
+        json.dumps({'sub': str(user.id), 'exp': in_an_hour()}).encode()
+    )
+
+    response = update_self(
+        client, user, f'{header}.{tampered_payload}.{signature}'
+    )
+
+    assert_credentials_rejected(response)
+
+
+@pytest.mark.parametrize(
+    'malformed',
+    ['garbage', 'a.b.c', 'e30.e30.e30', '...'],
+)
+def test_malformed_token_returns_401(client, user, malformed):
+    response = update_self(client, user, malformed)
+
+    assert_credentials_rejected(response)
+
+
+@pytest.mark.parametrize(
+    'authorization',
+    ['Bearer ', 'Bearer', 'Basic xyz', 'Token abc', ''],
+    ids=['bearer-empty', 'bearer-alone', 'basic', 'other-scheme', 'empty'],
+)
+def test_authorization_without_bearer_token_returns_401(
+    client, user, authorization
+):
+    response = client.delete(
+        f'/users/{user.id}', headers={'Authorization': authorization}
+    )
+
+    assert_credentials_rejected(response)
+
+
+def test_no_authorization_header_returns_401(client, user):
+    response = client.delete(f'/users/{user.id}')
+
+    assert_credentials_rejected(response)
+
+
+# Password hashing
+
+
+def test_get_password_hash_round_trip():
+    hashed = get_password_hash('secret')
+
+    assert hashed != 'secret'
+    assert verify_password('secret', hashed) is True
+
+
+def test_get_password_hash_salts_every_hash():
+    assert get_password_hash('secret') != get_password_hash('secret')
+
+
+def test_verify_password_with_wrong_password_returns_false():
+    hashed = get_password_hash('secret')
+
+    assert verify_password('Secret', hashed) is False
+
+
+@pytest.mark.parametrize(
+    'hashed', ['not-a-hash', '', '$2b$12$' + 'a' * 53, '$argon2id$broken']
+)
+def test_verify_password_with_unknown_hash_format_returns_false(hashed):
+    assert verify_password('secret', hashed) is False
+
+
+def test_get_password_hash_uses_argon2id_with_the_settings_costs():
+    hashed = get_password_hash('secret')
+
+    assert hashed.startswith(
+        f'$argon2id$v=19$m={settings.ARGON2_MEMORY_COST},'
+        f't={settings.ARGON2_TIME_COST},p={settings.ARGON2_PARALLELISM}$'
+    )
+
+
+def test_build_password_hash_follows_the_settings(monkeypatch):
+    monkeypatch.setattr(settings, 'ARGON2_TIME_COST', 2)
+    monkeypatch.setattr(settings, 'ARGON2_MEMORY_COST', 2048)
+    monkeypatch.setattr(settings, 'ARGON2_PARALLELISM', 2)
+
+    hashed = build_password_hash().hash('secret')
+
+    assert hashed.startswith('$argon2id$v=19$m=2048,t=2,p=2$')
+
+
+class ThreadRecordingHash:
+    """Wraps the module's PasswordHash, noting which thread calls it."""
+
+    def __init__(self, wrapped):
+        self.wrapped = wrapped
+        self.threads = []
+
+    def hash(self, password):
+        self.threads.append(threading.current_thread())
+        return self.wrapped.hash(password)
+
+    def verify(self, password, hashed):
+        self.threads.append(threading.current_thread())
+        return self.wrapped.verify(password, hashed)
+
+
+@pytest.fixture
+def recording_hash(monkeypatch):
+    recorder = ThreadRecordingHash(security.password_hash)
+    monkeypatch.setattr(security, 'password_hash', recorder)
+    return recorder
+
+
+@pytest.mark.asyncio
+async def test_async_hashing_runs_off_the_event_loop_thread(recording_hash):
+    loop_thread = threading.current_thread()
+
+    hashed = await get_password_hash_async('secret')
+    verified = await verify_password_async('secret', hashed)
+
+    assert verified is True
+    assert len(recording_hash.threads) == len(['hash', 'verify'])
+    for thread in recording_hash.threads:
+        assert thread.ident != loop_thread.ident
+        assert thread.name.startswith('password-hashing')
+
+
+@pytest.mark.asyncio
+async def test_verify_password_async_with_wrong_password_returns_false():
+    hashed = await get_password_hash_async('secret')
+
+    assert await verify_password_async('Secret', hashed) is False
+
+
+@pytest.mark.asyncio
+async def test_verify_password_async_with_unknown_hash_returns_false():
+    assert await verify_password_async('secret', 'not-a-hash') is False
+
+
+def test_sign_up_hashes_off_the_event_loop_thread(client, recording_hash):
+    response = client.post(
+        '/users/',
+        json={
+            'username': 'alice',
+            'email': 'alice@example.com',
+            'password': 'S3cret-passw0rd',
+        },
+    )
+
+    assert response.status_code == HTTPStatus.CREATED
+    (thread,) = recording_hash.threads
+    assert thread.name.startswith('password-hashing')
+
+
+def test_login_verifies_off_the_event_loop_thread(
+    client, user, recording_hash
+):
+    response = client.post(
+        '/auth/token',
+        data={'username': user.email, 'password': user.clean_password},
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    (thread,) = recording_hash.threads
+    assert thread.name.startswith('password-hashing')
