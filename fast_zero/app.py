@@ -20,6 +20,28 @@ async def lifespan(_app: FastAPI):
 
 
 app = FastAPI(title='fast_zero', lifespan=lifespan)
+
+
+@app.get('/', status_code=HTTPStatus.OK, response_model=Message)
+async def read_root():
+    return {'message': 'Olá Mundo!'}
+
+
+@app.get('/exercicio-html', response_class=HTMLResponse)
+async def exercicio_html():
+    return """
+    <html>
+      <head>
+        <title>Nosso olá mundo!</title>
+      </head>
+      <body>
+        <h1> Olá Mundo </h1>
+      </body>
+    </html>"""
+
+
+# After the root routes: Starlette tries routes in order, and `GET /` is
+# the framework's per-request floor (one regex match, not a dozen).
 app.include_router(users.router)
 app.include_router(auth.router)
 app.include_router(todos.router)
@@ -46,21 +68,3 @@ async def validation_error_without_input(
         status_code=HTTPStatus.UNPROCESSABLE_ENTITY,
         content={'detail': jsonable_encoder(errors)},
     )
-
-
-@app.get('/', status_code=HTTPStatus.OK, response_model=Message)
-async def read_root():
-    return {'message': 'Olá Mundo!'}
-
-
-@app.get('/exercicio-html', response_class=HTMLResponse)
-async def exercicio_html():
-    return """
-    <html>
-      <head>
-        <title>Nosso olá mundo!</title>
-      </head>
-      <body>
-        <h1> Olá Mundo </h1>
-      </body>
-    </html>"""

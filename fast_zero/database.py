@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool, StaticPool
 
+from fast_zero import sqlite_driver
 from fast_zero.settings import settings
 
 
@@ -69,7 +70,7 @@ def build_sqlite_engine(url: str, *, pooled: bool) -> AsyncEngine:
     if make_url(url).database in {None, '', ':memory:'}:
         # One shared connection, or every checkout sees another empty DB.
         options = {'poolclass': StaticPool}
-    engine = create_async_engine(url, **options)
+    engine = create_async_engine(url, module=sqlite_driver.dbapi(), **options)
     configure_sqlite(engine, settings.SQLITE_BUSY_TIMEOUT_MS)
     return engine
 

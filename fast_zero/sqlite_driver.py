@@ -1,0 +1,128 @@
+"""aiosqlite, with one thread hop per statement instead of four.
+
+aiosqlite runs each sqlite3 call in the connection's own thread, and every
+call is a round trip between that thread and the event loop. SQLAlchemy's
+adapter makes four per statement (cursor, execute, fetchall, close) and one
+more to roll back a read-only transaction when the session ends: most of
+the time of a simple request. This adapter runs the whole statement in one
+call, and skips the rollback when SQLite has no transaction open (reads do
+not open one). Passed to the engine as its DBAPI module (`module=`).
+
+It leans on two private attributes of aiosqlite's Connection (`_execute`,
+`_conn`), as SQLAlchemy's own adapter does; the versions it was built for
+are pinned in pyproject.toml and the whole test suite runs through it.
+"""
+
+import collections
+import sqlite3
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import EMPTY_DICT
+
+
+def run_statement(connection: sqlite3.Connection, operation, parameters):
+    """Execute and fetch in the connection's thread: one hop in all."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(operation, parameters)
+        rows = cursor.fetchall() if cursor.description else ()
+        return cursor.description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+def run_many(connection: sqlite3.Connection, operation, seq_of_parameters):
+    cursor = connection.cursor()
+    try:
+        cursor.executemany(operation, seq_of_parameters)
+        return cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+    __slots__ = ('_description', '_rowcount', '_lastrowid')
+
+    def __init__(self, adapt_connection):
+        # No aiosqlite cursor (creating one would cost a hop of its own).
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description = None
+        self._rowcount = -1
+        self._lastrowid = None
+
+    @property
+    def description(self):
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self):
+        return self._lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return 1
+
+    async def _execute_async(self, operation, parameters) -> None:
+        async with self._adapt_connection._execute_mutex:
+            result = await self._connection._execute(
+                run_statement,
+                self._connection._conn,
+                operation,
+                () if parameters is None else parameters,
+            )
+        self._description, rows, self._rowcount, self._lastrowid = result
+        self._rows = collections.deque(rows)
+
+    async def _executemany_async(self, operation, seq_of_parameters) -> None:
+        async with self._adapt_connection._execute_mutex:
+            self._rowcount, self._lastrowid = await self._connection._execute(
+                run_many,
+                self._connection._conn,
+                operation,
+                seq_of_parameters,
+            )
+        self._description = None
+
+    async def _async_soft_close(self) -> None:
+        """Nothing to close: the sqlite3 cursor is closed already."""
+
+    def close(self) -> None:
+        self._rows.clear()
+
+
+class OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = OneHopCursor
+
+    def rollback(self) -> None:
+        connection = self._connection._connection
+        # A read opened no transaction: nothing to roll back, no hop spent.
+        # (Reading the flag from this thread needs check_same_thread=False;
+        # the connection is idle here, its thread waits for work.)
+        if connection is not None and connection.in_transaction:
+            super().rollback()
+
+
+class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *args: Any, **kwargs: Any) -> OneHopConnection:
+        kwargs['check_same_thread'] = False
+        adapted = super().connect(*args, **kwargs)
+        return OneHopConnection(self, adapted._connection)
+
+
+def dbapi() -> OneHopDBAPI:
+    return OneHopDBAPI(aiosqlite, sqlite3)
