@@ -1,3 +1,4 @@
+import secrets
 from datetime import datetime
 from enum import Enum
 
@@ -19,6 +20,11 @@ table_registry = registry(
 )
 
 
+def new_token_key() -> str:
+    """A fresh random key; tokens carry it and die when it changes."""
+    return secrets.token_hex(16)
+
+
 class TodoState(str, Enum):
     draft = 'draft'
     todo = 'todo'
@@ -38,6 +44,9 @@ class User:
     username: Mapped[str] = mapped_column(unique=True)
     password: Mapped[str]
     email: Mapped[str] = mapped_column(unique=True)
+    token_key: Mapped[str] = mapped_column(
+        init=False, default_factory=new_token_key
+    )
     created_at: Mapped[datetime] = mapped_column(
         init=False, server_default=func.now()
     )

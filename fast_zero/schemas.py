@@ -52,6 +52,19 @@ class UserSchema(BaseModel):
     password: Password
 
 
+class UserUpdate(BaseModel):
+    # Omitted fields stay as they are; an explicit null is a 422.
+    username: Username = None
+    email: Email = None
+
+
+class PasswordChange(BaseModel):
+    current_password: Annotated[
+        str, StringConstraints(max_length=settings.PASSWORD_MAX_LENGTH)
+    ]
+    new_password: Password
+
+
 class UserPublic(BaseModel):
     # A plain `str`: the address was validated on the way in, and
     # re-validating it for every user in a list is costly.

@@ -1,7 +1,9 @@
 """Passwords, access tokens and the `get_current_user` dependency."""
 
+import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
 from typing import Annotated
@@ -14,7 +16,7 @@ from sqlalchemy.orm import raiseload
 
 from fast_zero.database import Session
 from fast_zero.hashing import build_password_hash, run_hashing
-from fast_zero.models import User
+from fast_zero.models import User, new_token_key
 from fast_zero.settings import settings
 
 MAX_ID = 2**31 - 1
@@ -22,7 +24,9 @@ USER_ID_PATTERN = re.compile(r'[1-9][0-9]{0,9}')
 
 password_hash = build_password_hash()
 # auto_error=False: a missing token gets the same 401 body as a bad one.
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl='auth/token', auto_error=False)
+oauth2_scheme = OAuth2PasswordBearer(
+    tokenUrl='auth/token', refreshUrl='auth/refresh_token', auto_error=False
+)
 
 
 def get_password_hash(password: str) -> str:
@@ -42,6 +46,20 @@ def verify_password(plain_password: str, hashed_password: str) -> bool:
 DUMMY_PASSWORD_HASH = get_password_hash(secrets.token_urlsafe(16))
 
 
+def verify_password_and_update(
+    plain_password: str, hashed_password: str
+) -> tuple[bool, str | None]:
+    """Verify; on success, a new hash if the stored one is outdated.
+
+    Outdated: made with other Argon2 parameters (or another algorithm)
+    than the current settings. Callers store the new hash.
+    """
+    try:
+        return password_hash.verify_and_update(plain_password, hashed_password)
+    except UnknownHashError:
+        return False, None
+
+
 async def get_password_hash_async(password: str) -> str:
     return await run_hashing(get_password_hash, password)
 
@@ -52,11 +70,29 @@ async def verify_password_async(
     return await run_hashing(verify_password, plain_password, hashed_password)
 
 
-def create_access_token(data: dict) -> str:
+async def verify_password_and_update_async(
+    plain_password: str, hashed_password: str
+) -> tuple[bool, str | None]:
+    return await run_hashing(
+        verify_password_and_update, plain_password, hashed_password
+    )
+
+
+def rotate_token_key(user: User) -> None:
+    """Revoke every token issued to the user so far."""
+    user.token_key = new_token_key()
+
+
+def create_access_token(
+    data: dict, *, expires_at: datetime | None = None
+) -> str:
+    """A signed JWT with `data`, `iat` and `exp` (default: 30 min away)."""
     to_encode = data.copy()
     now = datetime.now(tz=timezone.utc)
-    expire = now + timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES)
-    to_encode.update({'exp': expire, 'iat': now})
+    default_expiry = now + timedelta(
+        minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES
+    )
+    to_encode.update({'exp': expires_at or default_expiry, 'iat': now})
     return jwt.encode(
         to_encode, settings.SECRET_KEY, algorithm=settings.ALGORITHM
     )
@@ -69,8 +105,41 @@ credentials_exception = HTTPException(
 )
 
 
-def decode_user_id(token: str | None) -> int:
-    """The user id a valid token names, or the 401 every bad token gets."""
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    token_key: str
+    # When the password login this token descends from happened.
+    auth_time: datetime
+
+
+def issue_access_token(
+    user: User, *, auth_time: datetime | None = None
+) -> dict:
+    """The login answer: a token bound to the user's current token key.
+
+    `auth_time` is the password login a refreshed token descends from;
+    no token outlives it by more than SESSION_MAX_AGE.
+    """
+    now = datetime.now(tz=timezone.utc)
+    auth_time = auth_time or now
+    expires_at = min(
+        now + timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES),
+        auth_time + settings.SESSION_MAX_AGE,
+    )
+    claims = {
+        'sub': str(user.id),
+        'key': user.token_key,
+        'auth_time': int(auth_time.timestamp()),
+    }
+    return {
+        'access_token': create_access_token(claims, expires_at=expires_at),
+        'token_type': 'bearer',
+    }
+
+
+def decode_token(token: str | None) -> TokenClaims:
+    """The claims of a valid token, or the 401 every bad token gets."""
     if not token:
         raise credentials_exception
     try:
@@ -78,23 +147,48 @@ def decode_user_id(token: str | None) -> int:
             token,
             settings.SECRET_KEY,
             algorithms=[settings.ALGORITHM],
-            options={'require': ['exp', 'sub']},
+            options={'require': ['exp', 'iat', 'sub']},
         )
     except jwt.InvalidTokenError:
         raise credentials_exception
-    subject = payload['sub']
-    if not USER_ID_PATTERN.fullmatch(subject) or int(subject) > MAX_ID:
+    subject, token_key = payload['sub'], payload.get('key')
+    auth_time = payload.get('auth_time', payload['iat'])
+    if (
+        not USER_ID_PATTERN.fullmatch(subject)
+        or int(subject) > MAX_ID
+        or not isinstance(token_key, str)
+        or type(auth_time) is not int
+    ):
         raise credentials_exception
-    return int(subject)
-
-
-async def get_current_user(
-    session: Session, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> User:
-    user = await session.get(
-        User, decode_user_id(token), options=[raiseload(User.todos)]
+    return TokenClaims(
+        user_id=int(subject),
+        token_key=token_key,
+        auth_time=datetime.fromtimestamp(auth_time, tz=timezone.utc),
     )
-    if user is None:
+
+
+async def get_token_claims(
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> TokenClaims:
+    return decode_token(token)
+
+
+TokenClaimsDep = Annotated[TokenClaims, Depends(get_token_claims)]
+
+
+async def get_current_user(session: Session, claims: TokenClaimsDep) -> User:
+    """The user a token names, while the token's key is still theirs.
+
+    The key rotates on logout, password change and deletion: every token
+    issued before then is refused, and one can never act as a later account
+    that reuses a freed id.
+    """
+    user = await session.get(
+        User, claims.user_id, options=[raiseload(User.todos)]
+    )
+    if user is None or not hmac.compare_digest(
+        claims.token_key, user.token_key
+    ):
         raise credentials_exception
     return user
 
@@ -107,4 +201,4 @@ async def authorize_users_directory(
 ) -> None:
     """Let anyone list users only where the directory is public."""
     if not settings.users_directory_public:
-        await get_current_user(session, token)
+        await get_current_user(session, decode_token(token))

@@ -1,5 +1,6 @@
 """Configuration, read from the environment and from `.env`."""
 
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import field_validator, model_validator
@@ -29,6 +30,8 @@ class Settings(BaseSettings):
     SECRET_KEY: str = DEVELOPMENT_SECRET_KEY
     ALGORITHM: str = 'HS256'
     ACCESS_TOKEN_EXPIRE_MINUTES: int = 30
+    # No token, however refreshed, outlives its password login by more.
+    SESSION_MAX_AGE: timedelta = timedelta(days=7)
 
     # Argon2id cost; the defaults are pwdlib's (argon2-cffi's) recommendation.
     ARGON2_TIME_COST: int = 3

@@ -25,14 +25,15 @@ def decode(token):
 def verified_hashes(monkeypatch):
     """The hashes the login verified passwords against, in order."""
     hashes = []
-    verify_password_async = security.verify_password_async
+    verify = security.verify_password_and_update_async
 
     async def recording_verify(plain_password, hashed_password):
         hashes.append(hashed_password)
-        return await verify_password_async(plain_password, hashed_password)
+        return await verify(plain_password, hashed_password)
 
     monkeypatch.setattr(
-        'fast_zero.routers.auth.verify_password_async', recording_verify
+        'fast_zero.routers.auth.verify_password_and_update_async',
+        recording_verify,
     )
     return hashes
 

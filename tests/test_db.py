@@ -1,3 +1,4 @@
+import re
 from dataclasses import asdict
 from datetime import datetime
 
@@ -30,10 +31,12 @@ async def test_create_user(session, mock_db_time):
         'username': 'alice',
         'password': 'secret',
         'email': 'teste@test',
+        'token_key': user.token_key,
         'created_at': time,
         'updated_at': time,
         'todos': [],
     }
+    assert re.fullmatch('[0-9a-f]{32}', user.token_key)
 
 
 @pytest.mark.asyncio

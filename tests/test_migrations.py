@@ -4,6 +4,7 @@ Alembic's commands run `asyncio.run` (migrations/env.py), so these tests are
 plain sync tests; the app is driven with the sync `TestClient`.
 """
 
+import re
 import sqlite3
 from contextlib import closing
 from datetime import datetime
@@ -290,10 +291,11 @@ def test_upgrade_after_downgrade_base_rebuilds_the_same_schema(
 
 def test_upgrade_head_twice_is_a_no_op(alembic_config, database_path):
     command.upgrade(alembic_config, 'head')
-    insert_course_rows(
-        database_path,
-        users=[(1, 'alice', 'hash', 'alice@example.com', '2024-05-02')],
-    )
+    with closing(sqlite3.connect(database_path)) as connection, connection:
+        connection.execute(
+            'INSERT INTO users (username, password, email, token_key)'
+            " VALUES ('alice', 'hash', 'alice@example.com', 'key')"
+        )
     before = (
         schema_text(database_path),
         query(database_path, 'SELECT * FROM users'),
@@ -352,6 +354,9 @@ def test_course_database_upgrades_in_place_keeping_its_rows(
         == todos
     )
     assert query(course_database, 'PRAGMA foreign_key_check') == []
+    token_keys = query(course_database, 'SELECT token_key FROM users')
+    assert len({key for (key,) in token_keys}) == len(users)  # one each
+    assert all(re.fullmatch('[0-9a-f]{32}', key) for (key,) in token_keys)
     # The upgraded course database has the schema the models describe.
     command.check(alembic_config)
 

@@ -16,7 +16,7 @@ from fast_zero.hashing import build_password_hash
 from fast_zero.security import (
     MAX_ID,
     create_access_token,
-    decode_user_id,
+    decode_token,
     get_password_hash,
     get_password_hash_async,
     verify_password,
@@ -59,6 +59,20 @@ def in_an_hour() -> int:
     return int(
         (datetime.now(tz=timezone.utc) + timedelta(hours=1)).timestamp()
     )
+
+
+def now() -> int:
+    return int(datetime.now(tz=timezone.utc).timestamp())
+
+
+def valid_claims(user) -> dict:
+    """What a login puts in a token, valid for an hour."""
+    return {
+        'sub': str(user.id),
+        'key': user.token_key,
+        'iat': now(),
+        'exp': in_an_hour(),
+    }
 
 
 def update_self(client, user, token):
@@ -138,31 +152,69 @@ def test_create_access_token_signs_with_the_settings_algorithm():
     }
 
 
-# decode_user_id: the id a token names, checked before any query
+# decode_token: the claims a token carries, checked before any query
 
 
 @pytest.mark.parametrize('user_id', [1, 42, MAX_ID])
-def test_decode_user_id_returns_the_id_of_the_sub(user_id):
-    token = create_access_token({'sub': str(user_id)})
+def test_decode_token_returns_the_id_key_and_login_time(user_id):
+    token = create_access_token({
+        'sub': str(user_id),
+        'key': 'k' * 32,
+        'auth_time': 1_700_000_000,
+    })
 
-    assert decode_user_id(token) == user_id
+    claims = decode_token(token)
+
+    assert claims.user_id == user_id
+    assert claims.token_key == 'k' * 32
+    assert claims.auth_time == datetime.fromtimestamp(
+        1_700_000_000, tz=timezone.utc
+    )
 
 
-@pytest.mark.parametrize('sub', [str(MAX_ID + 1), '9999999999', '0'])
-def test_decode_user_id_refuses_an_id_out_of_range(sub):
-    token = create_access_token({'sub': sub})
+def test_decode_token_without_auth_time_takes_the_issue_time():
+    with freeze_time('2025-01-01 12:00:00'):
+        token = create_access_token({'sub': '1', 'key': 'k'})
+
+    with freeze_time('2025-01-01 12:10:00'):
+        claims = decode_token(token)
+
+    assert claims.auth_time == ISSUED_AT
+
+
+@pytest.mark.parametrize(
+    'claims',
+    [
+        {'sub': str(MAX_ID + 1), 'key': 'k'},
+        {'sub': '9999999999', 'key': 'k'},
+        {'sub': '0', 'key': 'k'},
+        {'sub': '1'},
+        {'sub': '1', 'key': 123},
+        {'sub': '1', 'key': 'k', 'auth_time': 'yesterday'},
+    ],
+    ids=[
+        'above-max-id',
+        'ten-digits',
+        'zero',
+        'without-key',
+        'integer-key',
+        'auth-time-not-a-number',
+    ],
+)
+def test_decode_token_refuses_bad_claims(claims):
+    token = create_access_token(claims)
 
     with pytest.raises(HTTPException) as error:
-        decode_user_id(token)
+        decode_token(token)
 
     assert error.value.status_code == HTTPStatus.UNAUTHORIZED
     assert error.value.detail == 'Could not validate credentials'
 
 
 @pytest.mark.parametrize('no_token', [None, ''])
-def test_decode_user_id_without_token_raises_401(no_token):
+def test_decode_token_without_token_raises_401(no_token):
     with pytest.raises(HTTPException) as error:
-        decode_user_id(no_token)
+        decode_token(no_token)
 
     assert error.value.status_code == HTTPStatus.UNAUTHORIZED
     assert error.value.headers == {'WWW-Authenticate': 'Bearer'}
@@ -173,7 +225,7 @@ def test_decode_user_id_without_token_raises_401(no_token):
 
 def test_forged_token_with_the_right_key_is_accepted(client, user):
     """The control for the rejections below: the forging itself works."""
-    token = forge_token({'sub': str(user.id), 'exp': in_an_hour()})
+    token = forge_token(valid_claims(user))
 
     response = update_self(client, user, token)
 
@@ -232,6 +284,10 @@ def test_expired_token_returns_401(client, user):
         ({'sub': '999'}, {}),  # a user that never existed
         ({'exp': 946684800}, {}),  # 2000-01-01
         ({'nbf': 4102444800}, {}),  # 2100-01-01
+        ({'iat': OMITTED}, {}),
+        ({'key': OMITTED}, {}),
+        ({'key': 'a-key-that-is-not-the-users'}, {}),
+        ({'key': 12345}, {}),
     ],
     ids=[
         'signed-with-another-key',
@@ -255,10 +311,14 @@ def test_expired_token_returns_401(client, user):
         'sub-of-unknown-user',
         'expired',
         'not-yet-valid',
+        'without-iat',
+        'without-token-key',
+        'revoked-token-key',
+        'integer-token-key',
     ],
 )
 def test_bad_token_returns_401(client, user, claims, options):
-    claims = {'sub': str(user.id), 'exp': in_an_hour(), **claims}
+    claims = {**valid_claims(user), **claims}
     payload = {
         name: value for name, value in claims.items() if value is not OMITTED
     }
@@ -269,11 +329,9 @@ def test_bad_token_returns_401(client, user, claims, options):
 
 
 def test_token_with_tampered_payload_returns_401(client, user, other_user):
-    token = forge_token({'sub': str(other_user.id), 'exp': in_an_hour()})
+    token = forge_token(valid_claims(other_user))
     header, _payload, signature = token.split('.')
-    tampered_payload = b64url(
-        json.dumps({'sub': str(user.id), 'exp': in_an_hour()}).encode()
-    )
+    tampered_payload = b64url(json.dumps(valid_claims(user)).encode())
 
     response = update_self(
         client, user, f'{header}.{tampered_payload}.{signature}'
@@ -373,6 +431,10 @@ class ThreadRecordingHash:
     def verify(self, password, hashed):
         self.threads.append(threading.current_thread())
         return self.wrapped.verify(password, hashed)
+
+    def verify_and_update(self, password, hashed):
+        self.threads.append(threading.current_thread())
+        return self.wrapped.verify_and_update(password, hashed)
 
 
 @pytest.fixture

@@ -1,3 +1,4 @@
+from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Annotated
 
@@ -6,24 +7,25 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from fast_zero.crud import get_user_by_email
 from fast_zero.database import Session
-from fast_zero.schemas import Token, error_responses
+from fast_zero.schemas import Message, Token, error_responses
 from fast_zero.security import (
     DUMMY_PASSWORD_HASH,
-    create_access_token,
-    verify_password_async,
+    CurrentUser,
+    TokenClaimsDep,
+    credentials_exception,
+    issue_access_token,
+    rotate_token_key,
+    verify_password_and_update_async,
 )
 from fast_zero.settings import settings
 
 router = APIRouter(prefix='/auth', tags=['auth'])
 
 OAuth2Form = Annotated[OAuth2PasswordRequestForm, Depends()]
+UNAUTHORIZED = error_responses(HTTPStatus.UNAUTHORIZED)
 
 
-@router.post(
-    '/token',
-    response_model=Token,
-    responses=error_responses(HTTPStatus.UNAUTHORIZED),
-)
+@router.post('/token', response_model=Token, responses=UNAUTHORIZED)
 async def login_for_access_token(form_data: OAuth2Form, session: Session):
     """Log in with the email (in the form's `username`) and password."""
     incorrect = HTTPException(
@@ -36,10 +38,30 @@ async def login_for_access_token(form_data: OAuth2Form, session: Session):
         session=session, email=form_data.username.lower()
     )
     # Verify even for an unknown email, so the answer takes as long.
-    hashed_password = user.password if user else DUMMY_PASSWORD_HASH
-    verified = await verify_password_async(form_data.password, hashed_password)
+    verified, updated_hash = await verify_password_and_update_async(
+        form_data.password, user.password if user else DUMMY_PASSWORD_HASH
+    )
     if user is None or not verified:
         raise incorrect
+    if updated_hash:
+        # Hashed with outdated parameters: store the current kind.
+        user.password = updated_hash
+        await session.commit()
+    return issue_access_token(user)
 
-    access_token = create_access_token({'sub': str(user.id)})
-    return {'access_token': access_token, 'token_type': 'bearer'}
+
+@router.post('/refresh_token', response_model=Token, responses=UNAUTHORIZED)
+async def refresh_access_token(user: CurrentUser, claims: TokenClaimsDep):
+    """A fresh token, never beyond SESSION_MAX_AGE from the login."""
+    session_end = claims.auth_time + settings.SESSION_MAX_AGE
+    if datetime.now(tz=timezone.utc) >= session_end:
+        raise credentials_exception
+    return issue_access_token(user, auth_time=claims.auth_time)
+
+
+@router.post('/logout', response_model=Message, responses=UNAUTHORIZED)
+async def logout(user: CurrentUser, session: Session):
+    """Revoke every token of the user issued until now."""
+    rotate_token_key(user)
+    await session.commit()
+    return {'message': 'Logged out'}
