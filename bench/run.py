@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import platform
+import secrets
 import shutil
 import signal
 import socket
@@ -299,6 +300,7 @@ def seed_rows(hashes: list) -> tuple:
             'username': f'user{number:04d}',
             'email': f'user{number:04d}@example.com',
             'password': hashes[min(number, REAL_USERS + 1) - 1],
+            'token_key': secrets.token_hex(16),
         }
         for number in range(1, USER_COUNT + 1)
     ]
