@@ -19,6 +19,7 @@ class Settings(BaseSettings):
 
     DATABASE_URL: str = 'sqlite+aiosqlite:///database.db'
     SQLITE_BUSY_TIMEOUT_MS: int = 5_000
+    SQLITE_POOL_SIZE: int = 2
     # Connection pool of a client-server database (not used for SQLite).
     DATABASE_POOL_SIZE: int = 5
     DATABASE_MAX_OVERFLOW: int = 10

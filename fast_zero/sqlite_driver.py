@@ -3,10 +3,10 @@
 aiosqlite runs each sqlite3 call in the connection's own thread, and every
 call is a round trip between that thread and the event loop. SQLAlchemy's
 adapter makes four per statement (cursor, execute, fetchall, close) and one
-more to roll back a read-only transaction when the session ends: most of
-the time of a simple request. This adapter runs the whole statement in one
-call, and skips the rollback when SQLite has no transaction open (reads do
-not open one). Passed to the engine as its DBAPI module (`module=`).
+more to end a read-only transaction: most of the time of a simple request.
+This adapter runs the whole statement in one call, and skips the commit or
+rollback when SQLite has no transaction open (reads do not open one).
+Passed to the engine as its DBAPI module (`module=`).
 
 It leans on two private attributes of aiosqlite's Connection (`_execute`,
 `_conn`), as SQLAlchemy's own adapter does; the versions it was built for
@@ -108,13 +108,20 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneHopCursor
 
-    def rollback(self) -> None:
+    def in_transaction(self) -> bool:
+        # Reading the flag from this thread needs check_same_thread=False;
+        # safe, as the connection is idle here: its thread waits for work.
         connection = self._connection._connection
-        # A read opened no transaction: nothing to roll back, no hop spent.
-        # (Reading the flag from this thread needs check_same_thread=False;
-        # the connection is idle here, its thread waits for work.)
-        if connection is not None and connection.in_transaction:
+        return connection is not None and connection.in_transaction
+
+    def rollback(self) -> None:
+        # A read opened no transaction: nothing to end, no hop spent.
+        if self.in_transaction():
             super().rollback()
+
+    def commit(self) -> None:
+        if self.in_transaction():
+            super().commit()
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -10,6 +10,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 
 from fast_zero import database
 from fast_zero.database import build_engine, get_session
+from fast_zero.fair_pool import FairAsyncQueuePool
 from fast_zero.models import User
 from fast_zero.settings import settings
 from tests.factories import UserFactory
@@ -133,32 +134,28 @@ async def test_sqlite_file_engine_without_pool_opens_a_connection_each_time(
     assert isinstance(engine.pool, NullPool)
 
 
-def test_server_engine_takes_pool_options_from_settings(monkeypatch):
-    calls = []
-    monkeypatch.setattr(
-        database,
-        'create_async_engine',
-        lambda url, **options: calls.append((url, options)),
-    )
+@pytest.mark.asyncio
+async def test_server_engine_takes_pool_options_from_settings():
     url = 'postgresql+psycopg://app@db.example/app'
 
-    build_engine(url)
-    build_engine(url, pooled=False)
+    engine = build_engine(url)  # connects only when first used
+    unpooled = build_engine(url, pooled=False)
 
-    assert calls == [
-        (
-            url,
-            {
-                'pool_size': settings.DATABASE_POOL_SIZE,
-                'max_overflow': settings.DATABASE_MAX_OVERFLOW,
-                'pool_pre_ping': settings.DATABASE_POOL_PRE_PING,
-                'pool_recycle': settings.DATABASE_POOL_RECYCLE_SECONDS,
-                'connect_args': {
-                    'connect_timeout': (
-                        settings.DATABASE_CONNECT_TIMEOUT_SECONDS
-                    )
-                },
-            },
-        ),
-        (url, {'poolclass': NullPool}),
-    ]
+    assert isinstance(engine.pool, FairAsyncQueuePool)
+    assert engine.pool.size() == settings.DATABASE_POOL_SIZE
+    assert engine.pool._max_overflow == settings.DATABASE_MAX_OVERFLOW
+    assert engine.pool._pre_ping is settings.DATABASE_POOL_PRE_PING
+    assert engine.pool._recycle == settings.DATABASE_POOL_RECYCLE_SECONDS
+    assert isinstance(unpooled.pool, NullPool)
+    await engine.dispose()
+    await unpooled.dispose()
+
+
+@pytest.mark.asyncio
+async def test_sqlite_file_engine_has_a_small_fair_pool(tmp_path):
+    engine = build_engine(f'sqlite+aiosqlite:///{tmp_path / "app.db"}')
+
+    assert isinstance(engine.pool, FairAsyncQueuePool)
+    assert engine.pool.size() == settings.SQLITE_POOL_SIZE
+    assert engine.pool._max_overflow == 0
+    await engine.dispose()

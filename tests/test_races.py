@@ -21,6 +21,7 @@ from fast_zero.app import app
 from fast_zero.database import build_engine, get_session
 from fast_zero.models import User, table_registry
 from fast_zero.routers import users as users_router
+from fast_zero.settings import settings
 
 RACERS = 20
 # Racers held together each keep a pooled connection open while they wait,
@@ -39,7 +40,10 @@ UPDATE_CONFLICT = {'detail': 'Username or Email already exists'}
 
 
 @pytest_asyncio.fixture
-async def session_factory(tmp_path):
+async def session_factory(tmp_path, monkeypatch):
+    # Held racers each keep their connection while they wait for the
+    # others: the pool must have one for every racer.
+    monkeypatch.setattr(settings, 'SQLITE_POOL_SIZE', HELD_RACERS)
     engine = build_engine(f'sqlite+aiosqlite:///{tmp_path / "database.db"}')
     async with engine.begin() as connection:
         await connection.run_sync(table_registry.metadata.create_all)

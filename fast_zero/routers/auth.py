@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.security import OAuth2PasswordRequestForm
 
 from fast_zero.crud import get_user_by_email
-from fast_zero.database import Session
+from fast_zero.database import Session, release_connection
 from fast_zero.schemas import Message, Token, error_responses
 from fast_zero.security import (
     DUMMY_PASSWORD_HASH,
@@ -37,6 +37,7 @@ async def login_for_access_token(form_data: OAuth2Form, session: Session):
     user = await get_user_by_email(
         session=session, email=form_data.username.lower()
     )
+    await release_connection(session)
     # Verify even for an unknown email, so the answer takes as long.
     verified, updated_hash = await verify_password_and_update_async(
         form_data.password, user.password if user else DUMMY_PASSWORD_HASH

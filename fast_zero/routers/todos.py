@@ -53,7 +53,9 @@ async def list_todos(
     user: CurrentUser,
     todo_filter: Annotated[FilterTodo, Query()],
 ):
-    query = select(Todo).where(Todo.user_id == user.id)
+    query = select(Todo.id, Todo.title, Todo.description, Todo.state).where(
+        Todo.user_id == user.id
+    )
     if todo_filter.title:
         query = query.where(
             Todo.title.icontains(todo_filter.title, autoescape=True)
@@ -66,13 +68,19 @@ async def list_todos(
         )
     if todo_filter.state:
         query = query.where(Todo.state == todo_filter.state)
-    todos = await session.scalars(
+    rows = await session.execute(
         query
         .order_by(Todo.id)
         .offset(todo_filter.offset)
         .limit(todo_filter.limit)
     )
-    return {'todos': todos.all()}
+    # Columns as plain dicts, as for the user list: no ORM objects.
+    return {
+        'todos': [
+            {'id': id_, 'title': title, 'description': text, 'state': state}
+            for id_, title, text, state in rows
+        ]
+    }
 
 
 @router.patch('/{todo_id}', response_model=TodoPublic, responses=NOT_FOUND)

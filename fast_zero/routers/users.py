@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
 from fast_zero.crud import find_taken_field
-from fast_zero.database import Session
+from fast_zero.database import Session, release_connection
 from fast_zero.models import Todo, User
 from fast_zero.schemas import (
     FilterPage,
@@ -104,6 +104,7 @@ async def create_user(user: UserSchema, session: Session):
             )
 
     await raise_if_taken()
+    await release_connection(session)
     db_user = User(
         username=user.username,
         email=user.email,
@@ -187,6 +188,7 @@ async def change_password(
     passwords: PasswordChange, session: Session, current_user: CurrentUser
 ):
     """Change the password; every older token dies, a fresh one is sent."""
+    await release_connection(session)
     if not await verify_password_async(
         passwords.current_password, current_user.password
     ):
@@ -227,6 +229,7 @@ async def update_user(
     await ensure_available_for(
         current_user, session=session, username=user.username, email=user.email
     )
+    await release_connection(session)
     # A new password revokes the tokens issued so far; the same one not.
     if not await verify_password_async(user.password, current_user.password):
         rotate_token_key(current_user)
