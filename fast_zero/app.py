@@ -8,7 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from fast_zero.database import engine
-from fast_zero.routers import auth, todos, users
+from fast_zero.routers import auth, health, todos, users
 from fast_zero.schemas import Message
 from fast_zero.settings import settings
 
@@ -45,6 +45,7 @@ async def exercicio_html():
 app.include_router(users.router)
 app.include_router(auth.router)
 app.include_router(todos.router)
+app.include_router(health.router)
 
 if settings.CORS_ORIGINS:
     app.add_middleware(

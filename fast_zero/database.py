@@ -52,8 +52,13 @@ def build_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
     """
     if is_sqlite(url):
         return build_sqlite_engine(url, pooled=pooled)
+    connect_args = {
+        'connect_timeout': settings.DATABASE_CONNECT_TIMEOUT_SECONDS
+    }
     if not pooled:
-        return create_async_engine(url, poolclass=NullPool)
+        return create_async_engine(
+            url, poolclass=NullPool, connect_args=connect_args
+        )
     return create_async_engine(
         url,
         poolclass=FairAsyncQueuePool,
@@ -61,9 +66,7 @@ def build_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
         max_overflow=settings.DATABASE_MAX_OVERFLOW,
         pool_pre_ping=settings.DATABASE_POOL_PRE_PING,
         pool_recycle=settings.DATABASE_POOL_RECYCLE_SECONDS,
-        connect_args={
-            'connect_timeout': settings.DATABASE_CONNECT_TIMEOUT_SECONDS
-        },
+        connect_args=connect_args,
     )
 
 

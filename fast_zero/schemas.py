@@ -1,7 +1,7 @@
 """Request and response shapes. Length limits come from Settings."""
 
 from http import HTTPStatus
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Path
 from pydantic import (
@@ -44,6 +44,11 @@ class Message(BaseModel):
 
 class ErrorMessage(BaseModel):
     detail: str
+
+
+class Health(BaseModel):
+    status: Literal['ok', 'error']
+    database: Literal['ok', 'unreachable']
 
 
 class UserSchema(BaseModel):

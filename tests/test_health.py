@@ -1,0 +1,92 @@
+import socket
+import time
+from contextlib import closing
+from http import HTTPStatus
+
+import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from fast_zero.app import app
+from fast_zero.database import build_engine, get_session
+from fast_zero.settings import settings
+
+HEALTHY = {'status': 'ok', 'database': 'ok'}
+UNREACHABLE = {'status': 'error', 'database': 'unreachable'}
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def app_on_database(client):
+    """Point the app's sessions at another database URL."""
+    engines = []
+
+    def point_at(url):
+        engine = build_engine(url, pooled=False)
+        engines.append(engine)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+        async def get_session_override():
+            async with sessions() as session:
+                yield session
+
+        app.dependency_overrides[get_session] = get_session_override
+
+    yield point_at
+    for engine in engines:
+        client.portal.call(engine.dispose)
+
+
+def test_health_answers_ok_after_a_round_trip_to_the_database(client):
+    response = client.get('/health')
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == HEALTHY
+
+
+def test_health_answers_503_when_postgresql_is_not_listening(
+    client, app_on_database
+):
+    app_on_database(f'postgresql+psycopg://app@127.0.0.1:{free_port()}/app')
+
+    response = client.get('/health')
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json() == UNREACHABLE
+
+
+def test_health_answers_503_when_sqlite_cannot_open_the_file(
+    client, app_on_database, tmp_path
+):
+    app_on_database(f'sqlite+aiosqlite:///{tmp_path / "missing" / "app.db"}')
+
+    response = client.get('/health')
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json() == UNREACHABLE
+
+
+def test_health_gives_up_after_its_timeout_on_a_silent_server(
+    client, app_on_database, monkeypatch
+):
+    # A server that accepts connections and never answers: without the
+    # health check's own timeout the probe would wait for the driver's.
+    monkeypatch.setattr(settings, 'DATABASE_CONNECT_TIMEOUT_SECONDS', 60)
+    monkeypatch.setattr(settings, 'HEALTH_CHECK_TIMEOUT_SECONDS', 0.2)
+    with closing(socket.socket()) as silent:
+        silent.bind(('127.0.0.1', 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        app_on_database(f'postgresql+psycopg://app@127.0.0.1:{port}/app')
+
+        started = time.monotonic()
+        response = client.get('/health')
+        waited = time.monotonic() - started
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json() == UNREACHABLE
+    assert waited < settings.DATABASE_CONNECT_TIMEOUT_SECONDS / 2

@@ -1,0 +1,120 @@
+"""Migrations on whichever backend the suite runs on.
+
+A fresh empty database per test: a SQLite file, or a new PostgreSQL
+database when TEST_DATABASE_URL is set (see `fresh_database_url`).
+The SQLite-specific upgrade paths are in test_migrations.py.
+"""
+
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from fast_zero.app import app
+from fast_zero.database import build_engine, get_session
+from fast_zero.models import table_registry
+
+ALEMBIC_INI = Path(__file__).resolve().parent.parent / 'alembic.ini'
+SIGN_UP = {
+    'username': 'alice',
+    'email': 'Alice@Example.com',
+    'password': 'secret123',
+}
+
+
+def sync_url(url: str) -> str:
+    """The same database through a sync driver, for inspection."""
+    parsed = make_url(url)
+    driver = 'sqlite' if parsed.get_backend_name() == 'sqlite' else None
+    return parsed.set(
+        drivername=driver or 'postgresql+psycopg'
+    ).render_as_string(hide_password=False)
+
+
+def app_tables(url: str) -> set[str]:
+    engine = create_engine(sync_url(url))
+    try:
+        return set(inspect(engine).get_table_names()) - {'alembic_version'}
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def alembic_config(fresh_database_url):
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option(
+        'sqlalchemy.url', fresh_database_url.replace('%', '%%')
+    )
+    config.attributes['configure_logger'] = False
+    return config
+
+
+def test_upgrade_head_then_check_finds_no_drift(alembic_config):
+    command.upgrade(alembic_config, 'head')
+
+    command.check(alembic_config)  # raises on any difference
+
+
+def test_downgrade_base_removes_every_table_and_upgrade_rebuilds(
+    alembic_config, fresh_database_url
+):
+    command.upgrade(alembic_config, 'head')
+    command.downgrade(alembic_config, 'base')
+
+    assert app_tables(fresh_database_url) == set()
+
+    command.upgrade(alembic_config, 'head')
+    command.upgrade(alembic_config, 'head')  # a second time: no-op
+
+    assert app_tables(fresh_database_url) == set(
+        table_registry.metadata.tables
+    )
+    command.check(alembic_config)
+
+
+def test_app_works_on_a_freshly_migrated_database(
+    alembic_config, fresh_database_url
+):
+    command.upgrade(alembic_config, 'head')
+    engine = build_engine(fresh_database_url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def get_session_override():
+        async with sessions() as session:
+            yield session
+
+    app.dependency_overrides[get_session] = get_session_override
+    try:
+        with TestClient(app) as client:
+            created = client.post('/users/', json=SIGN_UP)
+            token = client.post(
+                '/auth/token',
+                data={
+                    'username': 'alice@example.com',
+                    'password': 'secret123',
+                },
+            ).json()['access_token']
+            todo = client.post(
+                '/todos/',
+                headers={'Authorization': f'Bearer {token}'},
+                json={'title': 'Migrate', 'description': '', 'state': 'todo'},
+            )
+            listed = client.get('/users/')
+            client.portal.call(engine.dispose)
+    finally:
+        app.dependency_overrides.clear()
+
+    assert created.status_code == HTTPStatus.CREATED
+    assert created.json() == {
+        'id': 1,
+        'username': 'alice',
+        'email': 'alice@example.com',
+    }
+    assert todo.status_code == HTTPStatus.CREATED
+    assert listed.json() == {'users': [created.json()]}
