@@ -12,11 +12,10 @@ import jwt
 from fastapi import Depends, HTTPException
 from fastapi.security import OAuth2PasswordBearer
 from pwdlib.exceptions import UnknownHashError
-from sqlalchemy.orm import raiseload
 
 from fast_zero.database import Session
 from fast_zero.hashing import build_password_hash, run_hashing
-from fast_zero.models import User, new_token_key
+from fast_zero.models import WITHOUT_TODOS, User, new_token_key
 from fast_zero.settings import settings
 
 MAX_ID = 2**31 - 1
@@ -183,9 +182,7 @@ async def get_current_user(session: Session, claims: TokenClaimsDep) -> User:
     issued before then is refused, and one can never act as a later account
     that reuses a freed id.
     """
-    user = await session.get(
-        User, claims.user_id, options=[raiseload(User.todos)]
-    )
+    user = await session.get(User, claims.user_id, options=WITHOUT_TODOS)
     if user is None or not hmac.compare_digest(
         claims.token_key, user.token_key
     ):
