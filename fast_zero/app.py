@@ -1,13 +1,17 @@
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 
 from fast_zero.database import engine
+from fast_zero.errors import (
+    EXCEPTION_HANDLERS,
+    ConcretePathsFirst,
+    RequestBodyLimit,
+    document_error_answers,
+)
 from fast_zero.routers import auth, health, todos, users
 from fast_zero.schemas import Message
 from fast_zero.settings import settings
@@ -19,7 +23,12 @@ async def lifespan(_app: FastAPI):
     await engine.dispose()
 
 
-app = FastAPI(title='fast_zero', lifespan=lifespan)
+app = FastAPI(
+    title='fast_zero',
+    lifespan=lifespan,
+    exception_handlers=EXCEPTION_HANDLERS,
+)
+document_error_answers(app)
 
 
 @app.get('/', status_code=HTTPStatus.OK, response_model=Message)
@@ -47,25 +56,14 @@ app.include_router(auth.router)
 app.include_router(todos.router)
 app.include_router(health.router)
 
+# Added before CORS, so they run after it: CORS answers preflights first.
+app.add_middleware(ConcretePathsFirst)
+app.add_middleware(RequestBodyLimit, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
+
 if settings.CORS_ORIGINS:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.CORS_ORIGINS,
         allow_methods=['*'],
         allow_headers=['*'],
-    )
-
-
-@app.exception_handler(RequestValidationError)
-async def validation_error_without_input(
-    _request: Request, exc: RequestValidationError
-):
-    """422 as FastAPI answers it, but never echoing what was submitted."""
-    errors = [
-        {key: value for key, value in error.items() if key != 'input'}
-        for error in exc.errors()
-    ]
-    return JSONResponse(
-        status_code=HTTPStatus.UNPROCESSABLE_ENTITY,
-        content={'detail': jsonable_encoder(errors)},
     )

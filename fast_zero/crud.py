@@ -9,6 +9,9 @@ from fast_zero.models import User
 async def get_user_by_email(
     *, session: AsyncSession, email: str
 ) -> User | None:
+    if '\x00' in email:
+        # No stored email has a NUL, and PostgreSQL text cannot hold one.
+        return None
     return await session.scalar(select(User).where(User.email == email))
 
 

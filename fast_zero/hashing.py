@@ -5,14 +5,20 @@ the recommended parameters). Run on the event loop it would stall every
 other request, so the request path hands it to a small, dedicated pool of
 threads. Those threads lower their own scheduling priority, so that a burst
 of logins cannot starve the event loop's thread of CPU either.
+
+The pool admits only as many jobs as it has threads plus a short queue; a
+request beyond that gets 503 at once, rather than every request waiting
+longer and longer behind an unbounded queue.
 """
 
 import asyncio
 import logging
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from http import HTTPStatus
 
+from fastapi import HTTPException
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
@@ -43,14 +49,64 @@ def lower_thread_priority() -> None:
         logger.debug('could not lower the hashing threads priority')
 
 
-hashing_executor = ThreadPoolExecutor(
-    max_workers=os.cpu_count() or 1,
-    thread_name_prefix='password-hashing',
-    initializer=lower_thread_priority,
+class HashingBusy(HTTPException):
+    """503: the hashing pool is full; the client may retry shortly."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            status_code=HTTPStatus.SERVICE_UNAVAILABLE,
+            detail='Server busy, retry later',
+            headers={
+                'Retry-After': str(settings.HASHING_BUSY_RETRY_AFTER_SECONDS)
+            },
+        )
+
+
+class HashingPool:
+    """Threads for hashing that admit `threads + queue_size` jobs at most.
+
+    A slot is taken before a job is queued and given back when the job
+    is done: finished, failed, or cancelled before it started. A request
+    cancelled while its job runs does not free the slot early, since the
+    thread (and Argon2's memory) is still busy until the job ends.
+    """
+
+    def __init__(self, *, threads: int, queue_size: int) -> None:
+        self._executor = ThreadPoolExecutor(
+            max_workers=threads,
+            thread_name_prefix='password-hashing',
+            initializer=lower_thread_priority,
+        )
+        # Taken without waiting on the event loop, given back by whichever
+        # thread finishes (or cancels) the job.
+        self._slots = threading.BoundedSemaphore(threads + queue_size)
+
+    async def run(self, function, *args):
+        """Run `function(*args)` in a thread; HashingBusy if full."""
+        if not self._slots.acquire(blocking=False):
+            raise HashingBusy()
+        job = self._executor.submit(function, *args)
+        job.add_done_callback(self._release_slot)
+        # Cancelling this await cancels the job only if it has not started.
+        return await asyncio.wrap_future(job)
+
+    def _release_slot(self, _job: Future) -> None:
+        self._slots.release()
+
+    def shutdown(self) -> None:
+        """Cancel the waiting jobs, finish the running ones, stop."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+hashing_pool = HashingPool(
+    threads=settings.HASHING_THREADS,
+    queue_size=settings.hashing_queue_size,
 )
 
 
 async def run_hashing(function, *args):
-    """Run a hashing function in the hashing pool and await its result."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(hashing_executor, function, *args)
+    """Run a hashing function in the hashing pool and await its result.
+
+    Raises HashingBusy (answered 503) when the pool is full.
+    """
+    return await hashing_pool.run(function, *args)

@@ -3,6 +3,7 @@
 from http import HTTPStatus
 from typing import Annotated, Literal
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from fastapi import Path
 from pydantic import (
     AfterValidator,
@@ -17,15 +18,28 @@ from fast_zero.models import TodoState
 from fast_zero.settings import settings
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every backend
+# PostgreSQL text cannot hold the NUL character: stored or searched text
+# refuses it (422) on every backend, rather than failing there (500).
+WITHOUT_NUL = r'^[^\x00]*$'
 
 Username = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=settings.USERNAME_MAX_LENGTH),
+    StringConstraints(
+        min_length=1,
+        max_length=settings.USERNAME_MAX_LENGTH,
+        pattern=WITHOUT_NUL,
+    ),
 ]
 # Emails are stored and compared lower-cased, the whole address.
 Email = Annotated[
     EmailStr,
-    Field(max_length=settings.EMAIL_MAX_LENGTH),
+    Field(
+        max_length=settings.EMAIL_MAX_LENGTH,
+        description=(
+            'Special-use domains, which no mail reaches, are refused: '
+            + ', '.join(f'.{name}' for name in SPECIAL_USE_DOMAIN_NAMES)
+        ),
+    ),
     AfterValidator(str.lower),
 ]
 Password = Annotated[
@@ -95,16 +109,24 @@ class FilterPage(BaseModel):
 
 TodoTitle = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=settings.TODO_TITLE_MAX_LENGTH),
+    StringConstraints(
+        min_length=1,
+        max_length=settings.TODO_TITLE_MAX_LENGTH,
+        pattern=WITHOUT_NUL,
+    ),
 ]
 TodoDescription = Annotated[
-    str, StringConstraints(max_length=settings.TODO_DESCRIPTION_MAX_LENGTH)
+    str,
+    StringConstraints(
+        max_length=settings.TODO_DESCRIPTION_MAX_LENGTH, pattern=WITHOUT_NUL
+    ),
 ]
 TodoFilterText = Annotated[
     str,
     StringConstraints(
         min_length=settings.TODO_FILTER_MIN_LENGTH,
         max_length=settings.TODO_FILTER_MAX_LENGTH,
+        pattern=WITHOUT_NUL,
     ),
 ]
 

@@ -1,9 +1,10 @@
 """Configuration, read from the environment and from `.env`."""
 
+import os
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_SECRET_KEY = 'development-only-secret-key-change-me-in-production'
@@ -38,6 +39,28 @@ class Settings(BaseSettings):
     ARGON2_TIME_COST: int = 3
     ARGON2_MEMORY_COST: int = 65_536
     ARGON2_PARALLELISM: int = 4
+    # The hashing pool (fast_zero/hashing.py): threads hashing at once,
+    # and jobs let wait for one; past both, 503 with Retry-After.
+    HASHING_THREADS: Annotated[int, Field(ge=1)] = Field(
+        default_factory=lambda: os.cpu_count() or 1
+    )
+    # None: 32 per thread. Only running hashes hold Argon2's memory
+    # (ARGON2_MEMORY_COST KiB, 64 MiB by default, each); a waiting one costs
+    # latency only: the last admitted waits for 32 rounds of hashes (about
+    # 3 s at the default cost), a burst of 50 sign-ups fits on two cores.
+    HASHING_QUEUE_SIZE: Annotated[int, Field(ge=0)] | None = None
+    HASHING_BUSY_RETRY_AFTER_SECONDS: Annotated[int, Field(ge=1)] = 1
+
+    # Failed logins allowed per moving window, in the `limits` library's
+    # notation ('5/minute'); empty: no limit. The address is the socket
+    # peer (uvicorn's --forwarded-allow-ips makes it the proxied client).
+    LOGIN_RATE_LIMIT_PER_EMAIL: str = '5/minute'
+    LOGIN_RATE_LIMIT_PER_ADDRESS: str = '30/minute'
+    # One process: memory. Several workers share async+redis://host:6379.
+    LOGIN_RATE_LIMIT_STORAGE_URI: str = 'async+memory://'
+
+    # Larger request bodies are refused (413) before being read whole.
+    MAX_REQUEST_BODY_BYTES: Annotated[int, Field(ge=0)] = 64 * 1024
 
     USERNAME_MAX_LENGTH: int = 64
     EMAIL_MAX_LENGTH: int = 254
@@ -83,6 +106,12 @@ class Settings(BaseSettings):
         if self.USERS_DIRECTORY_PUBLIC is not None:
             return self.USERS_DIRECTORY_PUBLIC
         return self.ENVIRONMENT == 'development'
+
+    @property
+    def hashing_queue_size(self) -> int:
+        if self.HASHING_QUEUE_SIZE is not None:
+            return self.HASHING_QUEUE_SIZE
+        return 32 * self.HASHING_THREADS
 
 
 settings = Settings()

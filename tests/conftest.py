@@ -11,6 +11,7 @@ from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
 
+from fast_zero import login_limits
 from fast_zero.app import app
 from fast_zero.database import build_engine, get_session
 from fast_zero.models import table_registry
@@ -37,6 +38,14 @@ def pytest_configure(config):
     )
     if coverage is not None and coverage.options.cov_source and full_run:
         coverage.options.cov_fail_under = FULL_RUN_MIN_BRANCH_COVERAGE
+
+
+@pytest.fixture(autouse=True)
+def fresh_login_limiter(monkeypatch):
+    """Every test starts with no failed logins counted."""
+    monkeypatch.setattr(
+        login_limits, 'login_limiter', login_limits.build_login_limiter()
+    )
 
 
 @pytest_asyncio.fixture

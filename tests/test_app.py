@@ -48,12 +48,20 @@ def test_openapi_documents_every_route(client):
 @pytest.mark.parametrize(
     ('path', 'method', 'statuses'),
     [
-        ('/users/', 'post', {'201', '409', '422'}),
+        ('/users/', 'post', {'201', '409', '413', '422', '503'}),
         ('/users/', 'get', {'200', '401', '422'}),
         ('/users/{user_id}', 'get', {'200', '401', '404', '422'}),
-        ('/users/{user_id}', 'put', {'200', '401', '403', '409', '422'}),
+        (
+            '/users/{user_id}',
+            'put',
+            {'200', '401', '403', '409', '413', '422', '503'},
+        ),
         ('/users/{user_id}', 'delete', {'200', '401', '403', '422'}),
-        ('/auth/token', 'post', {'200', '401', '422'}),
+        (
+            '/auth/token',
+            'post',
+            {'200', '401', '413', '422', '429', '503'},
+        ),
     ],
 )
 def test_openapi_documents_error_responses(client, path, method, statuses):

@@ -1,4 +1,5 @@
 import socket
+import threading
 import time
 from contextlib import closing
 from http import HTTPStatus
@@ -24,6 +25,7 @@ def free_port() -> int:
 def app_on_database(client):
     """Point the app's sessions at another database URL."""
     engines = []
+    threads_before = set(threading.enumerate())
 
     def point_at(url):
         engine = build_engine(url, pooled=False)
@@ -39,6 +41,11 @@ def app_on_database(client):
     yield point_at
     for engine in engines:
         client.portal.call(engine.dispose)
+    # aiosqlite stops the thread of a connection that failed to open on its
+    # own, answering to the app's loop: let it finish while that loop runs.
+    for thread in set(threading.enumerate()) - threads_before:
+        if '_connection_worker_thread' in thread.name:
+            thread.join(timeout=5)
 
 
 def test_health_answers_ok_after_a_round_trip_to_the_database(client):

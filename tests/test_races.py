@@ -17,6 +17,7 @@ from httpx2 import ASGITransport, AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from fast_zero import hashing
 from fast_zero.app import app
 from fast_zero.database import build_engine, get_session
 from fast_zero.models import User, table_registry
@@ -44,11 +45,18 @@ async def session_factory(tmp_path, monkeypatch):
     # Held racers each keep their connection while they wait for the
     # others: the pool must have one for every racer.
     monkeypatch.setattr(settings, 'SQLITE_POOL_SIZE', HELD_RACERS)
+    # Room in the hashing queue for every racer: these tests are about the
+    # database, not about shedding load (tests/test_hashing_capacity.py).
+    hashing_pool = hashing.HashingPool(
+        threads=settings.HASHING_THREADS, queue_size=RACERS
+    )
+    monkeypatch.setattr(hashing, 'hashing_pool', hashing_pool)
     engine = build_engine(f'sqlite+aiosqlite:///{tmp_path / "database.db"}')
     async with engine.begin() as connection:
         await connection.run_sync(table_registry.metadata.create_all)
     yield async_sessionmaker(engine, expire_on_commit=False)
     await engine.dispose()
+    hashing_pool.shutdown()
 
 
 @pytest_asyncio.fixture

@@ -2,11 +2,12 @@ from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from fast_zero.crud import get_user_by_email
 from fast_zero.database import Session, release_connection
+from fast_zero.login_limits import LoginLimiterDep, client_address
 from fast_zero.schemas import Message, Token, error_responses
 from fast_zero.security import (
     DUMMY_PASSWORD_HASH,
@@ -23,27 +24,46 @@ router = APIRouter(prefix='/auth', tags=['auth'])
 
 OAuth2Form = Annotated[OAuth2PasswordRequestForm, Depends()]
 UNAUTHORIZED = error_responses(HTTPStatus.UNAUTHORIZED)
+LOGIN_ERRORS = error_responses(
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.TOO_MANY_REQUESTS,
+    HTTPStatus.SERVICE_UNAVAILABLE,
+)
 
 
-@router.post('/token', response_model=Token, responses=UNAUTHORIZED)
-async def login_for_access_token(form_data: OAuth2Form, session: Session):
-    """Log in with the email (in the form's `username`) and password."""
+@router.post('/token', response_model=Token, responses=LOGIN_ERRORS)
+async def login_for_access_token(
+    form_data: OAuth2Form,
+    session: Session,
+    request: Request,
+    login_limiter: LoginLimiterDep,
+):
+    """Log in with the email (in the form's `username`) and password.
+
+    Too many failed logins for the email or from the client's address
+    answer 429 before any lookup or hashing.
+    """
+    email = form_data.username.lower()
+    address = client_address(request)
+    await login_limiter.start_attempt(email=email, address=address)
     incorrect = HTTPException(
         status_code=HTTPStatus.UNAUTHORIZED,
         detail='Incorrect email or password',
     )
     if len(form_data.password) > settings.PASSWORD_MAX_LENGTH:
-        raise incorrect  # no account has it; do not spend a hash on it
-    user = await get_user_by_email(
-        session=session, email=form_data.username.lower()
-    )
+        # No account has it; do not spend a hash on it.
+        await login_limiter.record_failure(address=address)
+        raise incorrect
+    user = await get_user_by_email(session=session, email=email)
     await release_connection(session)
     # Verify even for an unknown email, so the answer takes as long.
     verified, updated_hash = await verify_password_and_update_async(
         form_data.password, user.password if user else DUMMY_PASSWORD_HASH
     )
     if user is None or not verified:
+        await login_limiter.record_failure(address=address)
         raise incorrect
+    await login_limiter.record_success(email=email)
     if updated_hash:
         # Hashed with outdated parameters: store the current kind.
         user.password = updated_hash

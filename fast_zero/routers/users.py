@@ -5,7 +5,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import raiseload
 
 from fast_zero.crud import find_taken_field
 from fast_zero.database import Session, release_connection
@@ -37,7 +36,10 @@ DIRECTORY_ERRORS = error_responses(HTTPStatus.UNAUTHORIZED)
 OWN_ACCOUNT_ERRORS = error_responses(HTTPStatus.UNAUTHORIZED)
 OWNER_ERRORS = error_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN)
 UPDATE_ERRORS = error_responses(
-    HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN, HTTPStatus.CONFLICT
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.CONFLICT,
+    HTTPStatus.SERVICE_UNAVAILABLE,  # the hashing pool is full
 )
 
 TAKEN_DETAIL = {
@@ -47,6 +49,17 @@ TAKEN_DETAIL = {
 UPDATE_CONFLICT = HTTPException(
     status_code=HTTPStatus.CONFLICT, detail='Username or Email already exists'
 )
+
+
+# The directory reads columns, not ORM objects, and answers plain dicts,
+# which pydantic validates several times faster than rows: these are the
+# hottest routes.
+PUBLIC_USER_COLUMNS = (User.id, User.username, User.email)
+
+
+def public_user(row) -> dict:
+    id_, username, email = row
+    return {'id': id_, 'username': username, 'email': email}
 
 
 def ensure_own_account(current_user: User, user_id: int) -> None:
@@ -91,7 +104,9 @@ async def delete_account(user: User, *, session: AsyncSession) -> dict:
     '/',
     status_code=HTTPStatus.CREATED,
     response_model=UserPublic,
-    responses=error_responses(HTTPStatus.CONFLICT),
+    responses=error_responses(
+        HTTPStatus.CONFLICT, HTTPStatus.SERVICE_UNAVAILABLE
+    ),
 )
 async def create_user(user: UserSchema, session: Session):
     async def raise_if_taken():
@@ -131,19 +146,12 @@ async def read_users(
     session: Session, filter_users: Annotated[FilterPage, Query()]
 ):
     rows = await session.execute(
-        select(User.id, User.username, User.email)
+        select(*PUBLIC_USER_COLUMNS)
         .order_by(User.id)
         .offset(filter_users.offset)
         .limit(filter_users.limit)
     )
-    # Columns, not ORM objects, and plain dicts, which pydantic validates
-    # several times faster than rows: the list is the hottest route.
-    return {
-        'users': [
-            {'id': id_, 'username': username, 'email': email}
-            for id_, username, email in rows
-        ]
-    }
+    return {'users': [public_user(row) for row in rows]}
 
 
 # The /me routes come before /{user_id}, which would take 'me' for an id.
@@ -182,7 +190,11 @@ async def delete_own_account(session: Session, current_user: CurrentUser):
 @router.put(
     '/me/password',
     response_model=Token,
-    responses=error_responses(HTTPStatus.BAD_REQUEST, HTTPStatus.UNAUTHORIZED),
+    responses=error_responses(
+        HTTPStatus.BAD_REQUEST,
+        HTTPStatus.UNAUTHORIZED,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+    ),
 )
 async def change_password(
     passwords: PasswordChange, session: Session, current_user: CurrentUser
@@ -210,12 +222,16 @@ async def change_password(
     responses=error_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.NOT_FOUND),
 )
 async def read_user(user_id: ResourceId, session: Session):
-    user = await session.get(User, user_id, options=[raiseload(User.todos)])
-    if user is None:
+    row = (
+        await session.execute(
+            select(*PUBLIC_USER_COLUMNS).where(User.id == user_id)
+        )
+    ).first()
+    if row is None:
         raise HTTPException(
             status_code=HTTPStatus.NOT_FOUND, detail='User not found'
         )
-    return user
+    return public_user(row)
 
 
 @router.put('/{user_id}', response_model=UserPublic, responses=UPDATE_ERRORS)
