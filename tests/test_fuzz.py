@@ -1,12 +1,13 @@
 """Schema fuzzing: every operation of the app's own /openapi.json.
 
 schemathesis sends requests made from the schema, valid and invalid, to
-every operation, anonymous and with a valid token, on a fresh database per
-operation, and runs all its checks on every answer: no 5xx, only
-documented status codes, bodies, headers and content types as documented,
-405 with a true `Allow` for undocumented methods. A short run in
-`task test`; the long one (`slow`, FUZZ_EXAMPLES per operation) in CI
-and `task fuzz`. After them, tests of what the fuzzing found.
+every operation, anonymous and with a valid token, then scenarios chaining
+operations, on fresh databases, and runs all its checks on every answer:
+no 5xx, only documented status codes, bodies, headers and content types as
+documented, 405 with a true `Allow` for undocumented methods, a deleted
+resource gone. A short run in `task test`; the long one (`slow`,
+FUZZ_EXAMPLES cases per operation and scenarios) in CI and `task fuzz`.
+After them, tests of what the fuzzing found.
 """
 
 import os
@@ -125,15 +126,17 @@ def live_user_token(fuzz_database):
     """
     engine, portal = fuzz_database
     user_id = None
+    sign_ups = 0
 
     async def token_of_a_live_user():
-        nonlocal user_id
+        nonlocal user_id, sign_ups
         async with AsyncSession(engine, expire_on_commit=False) as session:
             user = user_id and await session.get(User, user_id)
             if user is None:
+                sign_ups += 1
                 user = User(
-                    username=f'fuzzer-after-{user_id}',
-                    email=f'fuzzer-after-{user_id}@example.com',
+                    username=f'fuzzer{sign_ups}',
+                    email=f'fuzzer{sign_ups}@example.com',
                     password=get_password_hash('fuzzer-password'),
                 )
                 session.add(user)
