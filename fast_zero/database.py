@@ -52,9 +52,13 @@ def build_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
     """
     if is_sqlite(url):
         return build_sqlite_engine(url, pooled=pooled)
-    connect_args = {
-        'connect_timeout': settings.DATABASE_CONNECT_TIMEOUT_SECONDS
-    }
+    # psycopg (libpq) and asyncpg name the connect timeout differently.
+    timeout_arg = (
+        'timeout'
+        if make_url(url).get_driver_name() == 'asyncpg'
+        else 'connect_timeout'
+    )
+    connect_args = {timeout_arg: settings.DATABASE_CONNECT_TIMEOUT_SECONDS}
     if not pooled:
         return create_async_engine(
             url, poolclass=NullPool, connect_args=connect_args

@@ -55,10 +55,11 @@ def test_health_answers_ok_after_a_round_trip_to_the_database(client):
     assert response.json() == HEALTHY
 
 
+@pytest.mark.parametrize('driver', ['psycopg', 'asyncpg'])
 def test_health_answers_503_when_postgresql_is_not_listening(
-    client, app_on_database
+    client, app_on_database, driver
 ):
-    app_on_database(f'postgresql+psycopg://app@127.0.0.1:{free_port()}/app')
+    app_on_database(f'postgresql+{driver}://app@127.0.0.1:{free_port()}/app')
 
     response = client.get('/health')
 

@@ -1,0 +1,72 @@
+"""Serving through asyncpg, the faster PostgreSQL driver (see README).
+
+The suite itself talks to PostgreSQL through psycopg: the sync TestClient
+runs the app on another event loop than the test's, which asyncpg refuses.
+A real uvicorn server has one loop, so asyncpg serves it. Only meaningful
+on PostgreSQL: collected when TEST_DATABASE_URL is set (CI's second run).
+"""
+
+import os
+from http import HTTPStatus
+
+import httpx2
+from sqlalchemy.engine import make_url
+
+from tests.live_server import LiveServer, migrate
+
+TEST_DATABASE_URL = os.environ.get('TEST_DATABASE_URL')
+
+
+def with_asyncpg(url: str) -> str:
+    return (
+        make_url(url)
+        .set(drivername='postgresql+asyncpg')
+        .render_as_string(hide_password=False)
+    )
+
+
+if TEST_DATABASE_URL:
+
+    def test_server_on_asyncpg_signs_up_logs_in_and_keeps_todos(
+        fresh_database_url, tmp_path
+    ):
+        migrate(fresh_database_url)
+        server = LiveServer(
+            with_asyncpg(fresh_database_url),
+            tmp_path / 'server.log',
+            settings={},
+        )
+        server.start()
+        try:
+            with httpx2.Client(base_url=server.base_url) as client:
+                created = client.post(
+                    '/users/',
+                    json={
+                        'username': 'alice',
+                        'email': 'alice@example.com',
+                        'password': 'secret123',
+                    },
+                )
+                token = client.post(
+                    '/auth/token',
+                    data={
+                        'username': 'alice@example.com',
+                        'password': 'secret123',
+                    },
+                ).json()['access_token']
+                headers = {'Authorization': f'Bearer {token}'}
+                todo = client.post(
+                    '/todos/',
+                    headers=headers,
+                    json={'title': 'Go', 'description': '', 'state': 'todo'},
+                )
+                listed = client.get('/todos/', headers=headers)
+                health = client.get('/health')
+        finally:
+            server.stop()
+
+        assert created.status_code == HTTPStatus.CREATED
+        assert todo.status_code == HTTPStatus.CREATED
+        assert listed.json() == {'todos': [todo.json()]}
+        assert health.json() == {'status': 'ok', 'database': 'ok'}
+        assert 'Traceback' not in server.log()
