@@ -16,9 +16,9 @@ from pwdlib.exceptions import UnknownHashError
 from fast_zero.database import Session
 from fast_zero.hashing import build_password_hash, run_hashing
 from fast_zero.models import WITHOUT_TODOS, User, new_token_key
+from fast_zero.schemas import MAX_ID
 from fast_zero.settings import settings
 
-MAX_ID = 2**31 - 1
 USER_ID_PATTERN = re.compile(r'[1-9][0-9]{0,9}')
 
 password_hash = build_password_hash()

@@ -15,7 +15,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import func, select
 
 from fast_zero import security
-from fast_zero.models import Todo, User
+from fast_zero.models import Todo
 from fast_zero.security import (
     DUMMY_PASSWORD_HASH,
     get_password_hash,
@@ -24,8 +24,16 @@ from fast_zero.security import (
 )
 from fast_zero.settings import settings
 from tests.factories import TodoFactory, UserFactory
+from tests.helpers import (
+    assert_credentials_rejected,
+    assert_token_answer,
+    auth,
+    login,
+    login_token,
+    public,
+    read_user_row,
+)
 
-CREDENTIALS_ERROR = {'detail': 'Could not validate credentials'}
 INCORRECT_LOGIN = {'detail': 'Incorrect email or password'}
 UPDATE_CONFLICT = {'detail': 'Username or Email already exists'}
 CURRENT_HASH_PREFIX = (
@@ -39,52 +47,10 @@ POLL_SECONDS = 0.01
 MAX_POLLS = 500
 
 
-def auth(token):
-    return {'Authorization': f'Bearer {token}'}
-
-
-def public(user):
-    return {'id': user.id, 'username': user.username, 'email': user.email}
-
-
-def login(client, email, password):
-    return client.post(
-        '/auth/token', data={'username': email, 'password': password}
-    )
-
-
-def login_token(client, user):
-    response = login(client, user.email, user.clean_password)
-    assert response.status_code == HTTPStatus.OK
-    return response.json()['access_token']
-
-
-def assert_token_answer(response):
-    assert response.status_code == HTTPStatus.OK
-    body = response.json()
-    assert body == {
-        'access_token': body['access_token'],
-        'token_type': 'bearer',
-    }
-    assert isinstance(body['access_token'], str)
-
-
-def assert_credentials_rejected(response):
-    assert response.status_code == HTTPStatus.UNAUTHORIZED
-    assert response.json() == CREDENTIALS_ERROR
-    assert response.headers['WWW-Authenticate'] == 'Bearer'
-
-
 def assert_own_profile(client, token, user):
     response = client.get('/users/me', headers=auth(token))
     assert response.status_code == HTTPStatus.OK
     assert response.json() == public(user)
-
-
-async def read_user_row(session, user_id):
-    """The row as the database has it now, not as the session remembers."""
-    session.expire_all()
-    return await session.scalar(select(User).where(User.id == user_id))
 
 
 async def count_todos(session, user_id):

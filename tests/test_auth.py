@@ -5,14 +5,9 @@ import pytest
 
 from fast_zero import security
 from fast_zero.settings import settings
+from tests.helpers import assert_token_answer, auth, login
 
 INCORRECT_LOGIN = {'detail': 'Incorrect email or password'}
-
-
-def login(client, email, password):
-    return client.post(
-        '/auth/token', data={'username': email, 'password': password}
-    )
 
 
 def decode(token):
@@ -41,13 +36,7 @@ def verified_hashes(monkeypatch):
 def test_login_returns_a_bearer_token(client, user):
     response = login(client, user.email, user.clean_password)
 
-    assert response.status_code == HTTPStatus.OK
-    body = response.json()
-    assert body == {
-        'access_token': body['access_token'],
-        'token_type': 'bearer',
-    }
-    assert isinstance(body['access_token'], str)
+    assert_token_answer(response)
 
 
 def test_login_token_names_the_user_id_as_a_string(client, user):
@@ -61,9 +50,7 @@ def test_login_token_authorizes_the_user(client, user):
     response = login(client, user.email, user.clean_password)
     token = response.json()['access_token']
 
-    deleted = client.delete(
-        f'/users/{user.id}', headers={'Authorization': f'Bearer {token}'}
-    )
+    deleted = client.delete(f'/users/{user.id}', headers=auth(token))
 
     assert deleted.status_code == HTTPStatus.OK
     assert deleted.json() == {'message': 'User deleted'}

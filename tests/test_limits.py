@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from fast_zero.app import app
 from fast_zero.models import Todo, User
 from fast_zero.settings import settings
+from tests.helpers import auth
 
 LIMIT = settings.MAX_REQUEST_BODY_BYTES
 TOO_LARGE = {'detail': 'Request body too large'}
@@ -76,10 +77,6 @@ async def database_rows(session):
     )
     todos = await session.scalar(select(func.count()).select_from(Todo))
     return users.all(), todos
-
-
-def auth(token):
-    return {'Authorization': f'Bearer {token}'}
 
 
 @pytest.fixture

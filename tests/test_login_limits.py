@@ -25,6 +25,7 @@ from fast_zero.database import build_engine, get_session
 from fast_zero.hashing import HashingPool
 from fast_zero.models import table_registry
 from fast_zero.settings import settings
+from tests.helpers import assert_bearer_answer, login
 
 TOO_MANY = {'detail': 'Too many login attempts'}
 INCORRECT_LOGIN = {'detail': 'Incorrect email or password'}
@@ -137,14 +138,6 @@ async def file_client(tmp_path):
     await engine.dispose()
 
 
-def login(client, email, password, **request):
-    return client.post(
-        '/auth/token',
-        data={'username': email, 'password': password},
-        **request,
-    )
-
-
 def fail_logins(client, email, times, **request):
     """`times` logins with a wrong password; their status codes."""
     return [
@@ -159,15 +152,6 @@ def assert_too_many(response, *, within_seconds=MINUTE_SECONDS):
     retry_after = response.headers['Retry-After']
     assert retry_after.isdigit()
     assert 1 <= int(retry_after) <= within_seconds
-
-
-def assert_token_answer(response):
-    assert response.status_code == HTTPStatus.OK
-    body = response.json()
-    assert body == {
-        'access_token': body['access_token'],
-        'token_type': 'bearer',
-    }
 
 
 # Per email
@@ -235,7 +219,7 @@ def test_email_limit_leaves_other_emails_alone(client, user, other_user):
 
     other = login(client, other_user.email, other_user.clean_password)
 
-    assert_token_answer(other)
+    assert_bearer_answer(other)
 
 
 def test_successful_login_resets_the_email_counter(client, user):
@@ -246,7 +230,7 @@ def test_successful_login_resets_the_email_counter(client, user):
     refused = login(client, user.email, user.clean_password)
 
     assert before == [HTTPStatus.UNAUTHORIZED] * 4
-    assert_token_answer(success)
+    assert_bearer_answer(success)
     assert after == [HTTPStatus.UNAUTHORIZED] * 5
     assert_too_many(refused)
 
@@ -283,7 +267,7 @@ def test_logins_work_again_once_the_window_has_passed(client, user, clock):
     accepted = login(client, user.email, user.clean_password)
 
     assert_too_many(refused)
-    assert_token_answer(accepted)
+    assert_bearer_answer(accepted)
 
 
 def test_empty_email_limit_disables_it(client, user, set_login_limits):
@@ -293,7 +277,7 @@ def test_empty_email_limit_disables_it(client, user, set_login_limits):
     accepted = login(client, user.email, user.clean_password)
 
     assert failures == [HTTPStatus.UNAUTHORIZED] * 10
-    assert_token_answer(accepted)
+    assert_bearer_answer(accepted)
 
 
 # Per client address
@@ -326,7 +310,7 @@ def test_successful_logins_do_not_count_against_the_address(
     ]
 
     for response in responses:
-        assert_token_answer(response)
+        assert_bearer_answer(response)
 
 
 def test_empty_address_limit_disables_it(client, user, set_login_limits):
@@ -341,7 +325,7 @@ def test_empty_address_limit_disables_it(client, user, set_login_limits):
     assert [response.status_code for response in failures] == [
         HTTPStatus.UNAUTHORIZED
     ] * 31
-    assert_token_answer(accepted)
+    assert_bearer_answer(accepted)
 
 
 def test_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(
@@ -394,7 +378,7 @@ def test_forwarded_for_from_a_trusted_proxy_names_the_client(
 
     assert failures == [HTTPStatus.UNAUTHORIZED] * 3
     assert_too_many(refused)
-    assert_token_answer(accepted)
+    assert_bearer_answer(accepted)
 
 
 @pytest.mark.asyncio

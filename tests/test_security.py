@@ -23,9 +23,13 @@ from fast_zero.security import (
     verify_password_async,
 )
 from fast_zero.settings import settings
+from tests.helpers import (
+    assert_accepted,
+    assert_credentials_rejected,
+    put_self,
+)
 
 ISSUED_AT = datetime(2025, 1, 1, 12, tzinfo=timezone.utc)
-CREDENTIALS_ERROR = {'detail': 'Could not validate credentials'}
 OMITTED = object()
 OTHER_KEY = 'another-secret-key-of-a-decent-length-0123456789'
 
@@ -77,30 +81,7 @@ def valid_claims(user) -> dict:
 
 def update_self(client, user, token):
     """A protected request that succeeds (200) only with a valid token."""
-    return client.put(
-        f'/users/{user.id}',
-        headers={'Authorization': f'Bearer {token}'},
-        json={
-            'username': user.username,
-            'email': user.email,
-            'password': user.clean_password,
-        },
-    )
-
-
-def assert_credentials_rejected(response):
-    assert response.status_code == HTTPStatus.UNAUTHORIZED
-    assert response.json() == CREDENTIALS_ERROR
-    assert response.headers['WWW-Authenticate'] == 'Bearer'
-
-
-def assert_accepted(response, user):
-    assert response.status_code == HTTPStatus.OK
-    assert response.json() == {
-        'id': user.id,
-        'username': user.username,
-        'email': user.email,
-    }
+    return put_self(client, user, token, user.clean_password)
 
 
 # create_access_token

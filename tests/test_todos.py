@@ -8,20 +8,22 @@ from sqlalchemy import event, func, select
 
 from fast_zero.models import Todo, TodoState, User
 from tests.factories import TodoFactory
+from tests.helpers import (
+    assert_credentials_rejected,
+    auth,
+    login,
+    out_of_bounds,
+    validation_error,
+)
 
 MAX_ID = 2**31 - 1
 INVALID_IDS = [0, 2**31, 2**63, 2**64]
-CREDENTIALS_ERROR = {'detail': 'Could not validate credentials'}
 NOT_FOUND = {'detail': 'Task not found.'}
 DELETED = {'message': 'Task has been deleted successfully.'}
 STATES = "'draft', 'todo', 'doing', 'done' or 'trash'"
 TODO = {'title': 'Buy milk', 'description': 'Two litres', 'state': 'todo'}
 # For todos a filter must not match by chance (Faker writes words).
 BLANK = {'title': 'x', 'description': 'x'}
-
-
-def auth(token):
-    return {'Authorization': f'Bearer {token}'}
 
 
 def public(todo):
@@ -31,10 +33,6 @@ def public(todo):
         'description': todo.description,
         'state': todo.state,
     }
-
-
-def validation_error(*errors):
-    return {'detail': list(errors)}
 
 
 def too_short(loc, min_length):
@@ -70,19 +68,6 @@ def not_a_string(loc):
         'type': 'string_type',
         'loc': list(loc),
         'msg': 'Input should be a valid string',
-    }
-
-
-def out_of_bounds(loc, bound, value):
-    kind, word = {
-        'ge': ('greater_than_equal', 'greater'),
-        'le': ('less_than_equal', 'less'),
-    }[bound]
-    return {
-        'type': kind,
-        'loc': list(loc),
-        'msg': f'Input should be {word} than or equal to {value}',
-        'ctx': {bound: value},
     }
 
 
@@ -135,13 +120,7 @@ def add_other_users_todos(session, other_user):
 
 @pytest.fixture
 def other_token(client, other_user):
-    response = client.post(
-        '/auth/token',
-        data={
-            'username': other_user.email,
-            'password': other_user.clean_password,
-        },
-    )
+    response = login(client, other_user.email, other_user.clean_password)
     return response.json()['access_token']
 
 
@@ -305,9 +284,7 @@ async def test_todos_without_token_return_401(
 
     response = client.request(method, path, json=body)
 
-    assert response.status_code == HTTPStatus.UNAUTHORIZED
-    assert response.json() == CREDENTIALS_ERROR
-    assert response.headers['WWW-Authenticate'] == 'Bearer'
+    assert_credentials_rejected(response)
     session.expire_all()
     assert [public(t) for t in await session.scalars(select(Todo))] == [before]
 

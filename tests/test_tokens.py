@@ -11,18 +11,18 @@ from sqlalchemy import select
 from fast_zero.models import User
 from fast_zero.security import create_access_token
 from fast_zero.settings import settings
+from tests.helpers import (
+    assert_accepted,
+    assert_credentials_rejected,
+    assert_token_answer,
+    auth,
+    login,
+    login_token,
+    put_self,
+)
 
 LOGIN_AT = datetime(2025, 1, 1, 12, tzinfo=timezone.utc)
-CREDENTIALS_ERROR = {'detail': 'Could not validate credentials'}
 REFRESH_EVERY = timedelta(minutes=25)
-
-
-def auth(token):
-    return {'Authorization': f'Bearer {token}'}
-
-
-def public(user):
-    return {'id': user.id, 'username': user.username, 'email': user.email}
 
 
 def timestamp(moment):
@@ -39,22 +39,6 @@ def claims_of(token):
     )
 
 
-def login(client, user, password=None):
-    return client.post(
-        '/auth/token',
-        data={
-            'username': user.email,
-            'password': password or user.clean_password,
-        },
-    )
-
-
-def login_token(client, user):
-    response = login(client, user)
-    assert response.status_code == HTTPStatus.OK
-    return response.json()['access_token']
-
-
 def refresh(client, token):
     return client.post('/auth/refresh_token', headers=auth(token))
 
@@ -65,27 +49,6 @@ def logout(client, token):
 
 def read_me(client, token):
     return client.get('/users/me', headers=auth(token))
-
-
-def assert_token_answer(response):
-    assert response.status_code == HTTPStatus.OK
-    body = response.json()
-    assert body == {
-        'access_token': body['access_token'],
-        'token_type': 'bearer',
-    }
-    assert isinstance(body['access_token'], str)
-
-
-def assert_credentials_rejected(response):
-    assert response.status_code == HTTPStatus.UNAUTHORIZED
-    assert response.json() == CREDENTIALS_ERROR
-    assert response.headers['WWW-Authenticate'] == 'Bearer'
-
-
-def assert_accepted(response, user):
-    assert response.status_code == HTTPStatus.OK
-    assert response.json() == public(user)
 
 
 # POST /auth/refresh_token
@@ -301,7 +264,7 @@ def test_logout_revokes_every_token_issued_before_it(client, user):
 def test_login_after_logout_returns_a_working_token(client, user, token):
     logout(client, token)
 
-    response = login(client, user)
+    response = login(client, user.email, user.clean_password)
 
     assert_token_answer(response)
     assert_accepted(read_me(client, response.json()['access_token']), user)
@@ -328,18 +291,6 @@ def test_logout_with_revoked_token_returns_401(client, user, token):
 
 
 # Revocation by PUT /users/{user_id}
-
-
-def put_self(client, user, token, password):
-    return client.put(
-        f'/users/{user.id}',
-        headers=auth(token),
-        json={
-            'username': user.username,
-            'email': user.email,
-            'password': password,
-        },
-    )
 
 
 def test_update_user_with_new_password_revokes_earlier_tokens(

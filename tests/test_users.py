@@ -7,6 +7,14 @@ from fast_zero.models import User
 from fast_zero.security import verify_password
 from fast_zero.settings import settings
 from tests.factories import UserFactory
+from tests.helpers import (
+    assert_credentials_rejected,
+    auth,
+    out_of_bounds,
+    public,
+    read_user_row,
+    validation_error,
+)
 
 PASSWORD = 'S3cret-passw0rd'
 ALICE = {
@@ -19,15 +27,6 @@ EMAIL_255 = f'{"a" * 64}@{"b" * 63}.{"b" * 63}.{"c" * 58}.com'
 EMAIL_254 = f'{"a" * 64}@{"b" * 63}.{"b" * 63}.{"c" * 57}.com'
 MAX_ID = 2**31 - 1
 INVALID_IDS = ['0', '-1', str(MAX_ID + 1), str(2**63), str(2**64), 'abc']
-CREDENTIALS_ERROR = {'detail': 'Could not validate credentials'}
-
-
-def public(user):
-    return {'id': user.id, 'username': user.username, 'email': user.email}
-
-
-def auth(token):
-    return {'Authorization': f'Bearer {token}'}
 
 
 def missing(*loc):
@@ -70,23 +69,6 @@ def invalid_email(reason):
     }
 
 
-def out_of_bounds(loc, bound, value):
-    kind, word = {
-        'ge': ('greater_than_equal', 'greater'),
-        'le': ('less_than_equal', 'less'),
-    }[bound]
-    return {
-        'detail': [
-            {
-                'type': kind,
-                'loc': list(loc),
-                'msg': f'Input should be {word} than or equal to {value}',
-                'ctx': {bound: value},
-            }
-        ]
-    }
-
-
 def invalid_path_id_body(raw_id):
     if raw_id == 'abc':
         return {
@@ -102,25 +84,13 @@ def invalid_path_id_body(raw_id):
             ]
         }
     if int(raw_id) < 1:
-        return out_of_bounds(('path', 'user_id'), 'ge', 1)
-    return out_of_bounds(('path', 'user_id'), 'le', MAX_ID)
+        return validation_error(out_of_bounds(('path', 'user_id'), 'ge', 1))
+    return validation_error(out_of_bounds(('path', 'user_id'), 'le', MAX_ID))
 
 
 def assert_no_input_echoed(response, password):
     assert all('input' not in error for error in response.json()['detail'])
     assert str(password) not in response.text
-
-
-def assert_credentials_rejected(response):
-    assert response.status_code == HTTPStatus.UNAUTHORIZED
-    assert response.json() == CREDENTIALS_ERROR
-    assert response.headers['WWW-Authenticate'] == 'Bearer'
-
-
-async def read_user_row(session, user_id):
-    """The row as the database has it now, not as the session remembers."""
-    session.expire_all()
-    return await session.scalar(select(User).where(User.id == user_id))
 
 
 async def add_users(session, count):
@@ -570,7 +540,7 @@ def test_read_users_with_out_of_bounds_page_returns_422(
     response = client.get(f'/users/?{query}')
 
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
-    assert response.json() == expected
+    assert response.json() == validation_error(expected)
 
 
 # GET /users/{user_id}

@@ -1,0 +1,93 @@
+"""Helpers the test modules share: requests, expected bodies, assertions."""
+
+from http import HTTPStatus
+
+from sqlalchemy import select
+
+from fast_zero.models import User
+
+CREDENTIALS_ERROR = {'detail': 'Could not validate credentials'}
+
+
+def auth(token):
+    return {'Authorization': f'Bearer {token}'}
+
+
+def public(user):
+    return {'id': user.id, 'username': user.username, 'email': user.email}
+
+
+def login(client, email, password, **request):
+    return client.post(
+        '/auth/token',
+        data={'username': email, 'password': password},
+        **request,
+    )
+
+
+def login_token(client, user):
+    response = login(client, user.email, user.clean_password)
+    assert response.status_code == HTTPStatus.OK
+    return response.json()['access_token']
+
+
+def put_self(client, user, token, password):
+    return client.put(
+        f'/users/{user.id}',
+        headers=auth(token),
+        json={
+            'username': user.username,
+            'email': user.email,
+            'password': password,
+        },
+    )
+
+
+def validation_error(*errors):
+    return {'detail': list(errors)}
+
+
+def out_of_bounds(loc, bound, value):
+    kind, word = {
+        'ge': ('greater_than_equal', 'greater'),
+        'le': ('less_than_equal', 'less'),
+    }[bound]
+    return {
+        'type': kind,
+        'loc': list(loc),
+        'msg': f'Input should be {word} than or equal to {value}',
+        'ctx': {bound: value},
+    }
+
+
+async def read_user_row(session, user_id):
+    """The row as the database has it now, not as the session remembers."""
+    session.expire_all()
+    return await session.scalar(select(User).where(User.id == user_id))
+
+
+def assert_bearer_answer(response):
+    """A 200 with a bearer token, its type unchecked; the body."""
+    assert response.status_code == HTTPStatus.OK
+    body = response.json()
+    assert body == {
+        'access_token': body['access_token'],
+        'token_type': 'bearer',
+    }
+    return body
+
+
+def assert_token_answer(response):
+    body = assert_bearer_answer(response)
+    assert isinstance(body['access_token'], str)
+
+
+def assert_credentials_rejected(response):
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.json() == CREDENTIALS_ERROR
+    assert response.headers['WWW-Authenticate'] == 'Bearer'
+
+
+def assert_accepted(response, user):
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == public(user)
