@@ -25,6 +25,8 @@ router = APIRouter(
 )
 
 NOT_FOUND = error_responses(HTTPStatus.NOT_FOUND)
+# The list reads table columns: a Core select, no per-row ORM loading.
+todos_table = Todo.__table__
 
 
 def task_not_found() -> HTTPException:
@@ -53,28 +55,31 @@ async def list_todos(
     user: CurrentUser,
     todo_filter: Annotated[FilterTodo, Query()],
 ):
-    query = select(Todo.id, Todo.title, Todo.description, Todo.state).where(
-        Todo.user_id == user.id
-    )
+    query = select(
+        todos_table.c.id,
+        todos_table.c.title,
+        todos_table.c.description,
+        todos_table.c.state,
+    ).where(todos_table.c.user_id == user.id)
     if todo_filter.title:
         query = query.where(
-            Todo.title.icontains(todo_filter.title, autoescape=True)
+            todos_table.c.title.icontains(todo_filter.title, autoescape=True)
         )
     if todo_filter.description:
         query = query.where(
-            Todo.description.icontains(
+            todos_table.c.description.icontains(
                 todo_filter.description, autoescape=True
             )
         )
     if todo_filter.state:
-        query = query.where(Todo.state == todo_filter.state)
+        query = query.where(todos_table.c.state == todo_filter.state)
     rows = await session.execute(
         query
-        .order_by(Todo.id)
+        .order_by(todos_table.c.id)
         .offset(todo_filter.offset)
         .limit(todo_filter.limit)
     )
-    # Columns as plain dicts, as for the user list: no ORM objects.
+    # Plain dicts, as for the user list: pydantic validates them fastest.
     return {
         'todos': [
             {'id': id_, 'title': title, 'description': text, 'state': state}
