@@ -3,7 +3,10 @@
 from http import HTTPStatus
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from fast_zero.app import app
+from fast_zero.database import get_session
 from fast_zero.models import User
 
 CREDENTIALS_ERROR = {'detail': 'Could not validate credentials'}
@@ -91,3 +94,16 @@ def assert_credentials_rejected(response):
 def assert_accepted(response, user):
     assert response.status_code == HTTPStatus.OK
     assert response.json() == public(user)
+
+
+def serve_sessions_from(engine: AsyncEngine) -> async_sessionmaker:
+    """Give each request a session of its own on `engine`, as production
+    does (the `session` fixture shares one); returns their factory."""
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def session_per_request():
+        async with sessions() as session:
+            yield session
+
+    app.dependency_overrides[get_session] = session_per_request
+    return sessions

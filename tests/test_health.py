@@ -5,11 +5,10 @@ from contextlib import closing
 from http import HTTPStatus
 
 import pytest
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from fast_zero.app import app
-from fast_zero.database import build_engine, get_session
+from fast_zero.database import build_engine
 from fast_zero.settings import settings
+from tests.helpers import serve_sessions_from
 
 HEALTHY = {'status': 'ok', 'database': 'ok'}
 UNREACHABLE = {'status': 'error', 'database': 'unreachable'}
@@ -30,13 +29,7 @@ def app_on_database(client):
     def point_at(url):
         engine = build_engine(url, pooled=False)
         engines.append(engine)
-        sessions = async_sessionmaker(engine, expire_on_commit=False)
-
-        async def get_session_override():
-            async with sessions() as session:
-                yield session
-
-        app.dependency_overrides[get_session] = get_session_override
+        serve_sessions_from(engine)
 
     yield point_at
     for engine in engines:

@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 from httpx2 import ASGITransport, AsyncClient
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from fast_zero import hashing, login_limits, security
@@ -25,7 +24,7 @@ from fast_zero.database import build_engine, get_session
 from fast_zero.hashing import HashingPool
 from fast_zero.models import table_registry
 from fast_zero.settings import settings
-from tests.helpers import assert_bearer_answer, login
+from tests.helpers import assert_bearer_answer, login, serve_sessions_from
 
 TOO_MANY = {'detail': 'Too many login attempts'}
 INCORRECT_LOGIN = {'detail': 'Incorrect email or password'}
@@ -123,13 +122,7 @@ async def file_client(tmp_path):
     engine = build_engine(f'sqlite+aiosqlite:///{tmp_path / "database.db"}')
     async with engine.begin() as connection:
         await connection.run_sync(table_registry.metadata.create_all)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-
-    async def session_per_request():
-        async with sessions() as session:
-            yield session
-
-    app.dependency_overrides[get_session] = session_per_request
+    serve_sessions_from(engine)
     async with AsyncClient(
         transport=ASGITransport(app=app), base_url='http://test'
     ) as client:

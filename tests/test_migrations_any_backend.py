@@ -14,11 +14,11 @@ from alembic.config import Config
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from fast_zero.app import app
-from fast_zero.database import build_engine, get_session
+from fast_zero.database import build_engine
 from fast_zero.models import table_registry
+from tests.helpers import serve_sessions_from
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / 'alembic.ini'
 SIGN_UP = {
@@ -83,13 +83,7 @@ def test_app_works_on_a_freshly_migrated_database(
 ):
     command.upgrade(alembic_config, 'head')
     engine = build_engine(fresh_database_url)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-
-    async def get_session_override():
-        async with sessions() as session:
-            yield session
-
-    app.dependency_overrides[get_session] = get_session_override
+    serve_sessions_from(engine)
     try:
         with TestClient(app) as client:
             created = client.post('/users/', json=SIGN_UP)

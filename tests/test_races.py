@@ -15,14 +15,14 @@ import pytest
 import pytest_asyncio
 from httpx2 import ASGITransport, AsyncClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from fast_zero import hashing
 from fast_zero.app import app
-from fast_zero.database import build_engine, get_session
+from fast_zero.database import build_engine
 from fast_zero.models import User, table_registry
 from fast_zero.routers import users as users_router
 from fast_zero.settings import settings
+from tests.helpers import serve_sessions_from
 
 RACERS = 20
 # Racers held together each keep a pooled connection open while they wait,
@@ -54,7 +54,9 @@ async def session_factory(tmp_path, monkeypatch):
     engine = build_engine(f'sqlite+aiosqlite:///{tmp_path / "database.db"}')
     async with engine.begin() as connection:
         await connection.run_sync(table_registry.metadata.create_all)
-    yield async_sessionmaker(engine, expire_on_commit=False)
+    # A session per request, as in production: requests really race.
+    yield serve_sessions_from(engine)
+    app.dependency_overrides.clear()
     await engine.dispose()
     hashing_pool.shutdown()
 
@@ -62,17 +64,10 @@ async def session_factory(tmp_path, monkeypatch):
 @pytest_asyncio.fixture
 async def file_client(session_factory):
     """The app on the database file, with a session per request."""
-
-    async def get_session_override():
-        async with session_factory() as session:
-            yield session
-
-    app.dependency_overrides[get_session] = get_session_override
     async with AsyncClient(
         transport=ASGITransport(app=app), base_url='http://test'
     ) as client:
         yield client
-    app.dependency_overrides.clear()
 
 
 async def stored_users(session_factory) -> list[tuple]:
