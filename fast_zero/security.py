@@ -83,15 +83,16 @@ def rotate_token_key(user: User) -> None:
 
 
 def create_access_token(
-    data: dict, *, expires_at: datetime | None = None
+    data: dict, *, not_after: datetime | None = None
 ) -> str:
-    """A signed JWT with `data`, `iat` and `exp` (default: 30 min away)."""
+    """A signed JWT with `data`, `iat` and `exp`: 30 min away by default,
+    never past `not_after`."""
     to_encode = data.copy()
     now = datetime.now(tz=timezone.utc)
-    default_expiry = now + timedelta(
-        minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES
-    )
-    to_encode.update({'exp': expires_at or default_expiry, 'iat': now})
+    expire = now + timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES)
+    if not_after is not None:
+        expire = min(expire, not_after)
+    to_encode.update({'exp': expire, 'iat': now})
     return jwt.encode(
         to_encode, settings.SECRET_KEY, algorithm=settings.ALGORITHM
     )
@@ -120,19 +121,16 @@ def issue_access_token(
     `auth_time` is the password login a refreshed token descends from;
     no token outlives it by more than SESSION_MAX_AGE.
     """
-    now = datetime.now(tz=timezone.utc)
-    auth_time = auth_time or now
-    expires_at = min(
-        now + timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES),
-        auth_time + settings.SESSION_MAX_AGE,
-    )
+    auth_time = auth_time or datetime.now(tz=timezone.utc)
     claims = {
         'sub': str(user.id),
         'key': user.token_key,
         'auth_time': int(auth_time.timestamp()),
     }
     return {
-        'access_token': create_access_token(claims, expires_at=expires_at),
+        'access_token': create_access_token(
+            claims, not_after=auth_time + settings.SESSION_MAX_AGE
+        ),
         'token_type': 'bearer',
     }
 
