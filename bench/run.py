@@ -235,35 +235,41 @@ def server_env(database_url: str) -> dict:
     return env
 
 
-def migrate(env: dict) -> None:
-    """`alembic upgrade head` against the benchmark's database."""
+def run_python(args: list, *, what: str, **options) -> str:
+    """Run this interpreter with `args`; its stdout, or fail naming `what`."""
     result = subprocess.run(
-        [sys.executable, '-m', 'alembic', 'upgrade', 'head'],
-        cwd=REPO_ROOT,
-        env=env,
+        [sys.executable, *args],
         capture_output=True,
         text=True,
         check=False,
+        **options,
     )
     if result.returncode:
-        fail(f'alembic upgrade head failed:\n{result.stderr}')
+        fail(f'{what} failed:\n{result.stderr}')
+    return result.stdout
+
+
+def migrate(env: dict) -> None:
+    """`alembic upgrade head` against the benchmark's database."""
+    run_python(
+        ['-m', 'alembic', 'upgrade', 'head'],
+        what='alembic upgrade head',
+        cwd=REPO_ROOT,
+        env=env,
+    )
 
 
 def hash_passwords(passwords: list, env: dict, workdir: Path) -> list:
     """Hash with the service's own code and settings, in the servers'
     environment (and outside the repository, so `.env` is not read)."""
-    result = subprocess.run(
-        [sys.executable, '-c', HASH_PASSWORDS],
+    hashes = run_python(
+        ['-c', HASH_PASSWORDS],
+        what='hashing the seed passwords',
         input=json.dumps(passwords),
         cwd=workdir,
         env=env,
-        capture_output=True,
-        text=True,
-        check=False,
     )
-    if result.returncode:
-        fail(f'hashing the seed passwords failed:\n{result.stderr}')
-    return json.loads(result.stdout)
+    return json.loads(hashes)
 
 
 def insert_statement(table: str, columns: list, given: list) -> str:
