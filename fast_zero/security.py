@@ -3,8 +3,10 @@
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from http import HTTPStatus
 from typing import Annotated
 
@@ -12,6 +14,7 @@ import jwt
 from fastapi import Depends, HTTPException
 from fastapi.security import OAuth2PasswordBearer
 from pwdlib.exceptions import UnknownHashError
+from sqlalchemy import Row, bindparam, select
 
 from fast_zero.database import Session
 from fast_zero.hashing import build_password_hash, run_hashing
@@ -111,6 +114,8 @@ class TokenClaims:
     token_key: str
     # When the password login this token descends from happened.
     auth_time: datetime
+    issued_at: int
+    expires_at: int
 
 
 def issue_access_token(
@@ -139,28 +144,48 @@ def decode_token(token: str | None) -> TokenClaims:
     """The claims of a valid token, or the 401 every bad token gets."""
     if not token:
         raise credentials_exception
+    claims = verified_claims(token, settings.SECRET_KEY, settings.ALGORITHM)
+    if not claims.issued_at <= time.time() < claims.expires_at:
+        raise credentials_exception
+    return claims
+
+
+# Each request presents its token again: remember the tokens whose
+# signature and claims checked out (the time checks above run every call).
+@lru_cache(maxsize=1024)
+def verified_claims(token: str, key: str, algorithm: str) -> TokenClaims:
+    """The claims of a token signed with `key`, whatever the time."""
     try:
         payload = jwt.decode(
             token,
-            settings.SECRET_KEY,
-            algorithms=[settings.ALGORITHM],
-            options={'require': ['exp', 'iat', 'sub']},
+            key,
+            algorithms=[algorithm],
+            options={
+                'require': ['exp', 'iat', 'sub'],
+                'verify_exp': False,
+                'verify_iat': False,
+            },
         )
     except jwt.InvalidTokenError:
         raise credentials_exception
     subject, token_key = payload['sub'], payload.get('key')
-    auth_time = payload.get('auth_time', payload['iat'])
+    issued_at, expires_at = payload['iat'], payload['exp']
+    auth_time = payload.get('auth_time', issued_at)
     if (
         not USER_ID_PATTERN.fullmatch(subject)
         or int(subject) > MAX_ID
         or not isinstance(token_key, str)
-        or type(auth_time) is not int
+        or not all(
+            type(value) is int for value in (issued_at, expires_at, auth_time)
+        )
     ):
         raise credentials_exception
     return TokenClaims(
         user_id=int(subject),
         token_key=token_key,
         auth_time=datetime.fromtimestamp(auth_time, tz=timezone.utc),
+        issued_at=issued_at,
+        expires_at=expires_at,
     )
 
 
@@ -172,15 +197,27 @@ async def get_token_claims(
 
 TokenClaimsDep = Annotated[TokenClaims, Depends(get_token_claims)]
 
+# Built once: composing a select and computing its cache key cost more per
+# request than running it on SQLite (measured with `task bench`).
+CURRENT_USER_QUERY = (
+    select(User).options(*WITHOUT_TODOS).where(User.id == bindparam('user_id'))
+)
+users_table = User.__table__
+CALLER_QUERY = select(
+    users_table.c.id,
+    users_table.c.username,
+    users_table.c.email,
+    users_table.c.token_key,
+).where(users_table.c.id == bindparam('user_id'))
 
-async def get_current_user(session: Session, claims: TokenClaimsDep) -> User:
-    """The user a token names, while the token's key is still theirs.
+
+def authenticated(user, claims: TokenClaims):
+    """`user` if the token's key is still theirs, else the 401.
 
     The key rotates on logout, password change and deletion: every token
     issued before then is refused, and one can never act as a later account
     that reuses a freed id.
     """
-    user = await session.get(User, claims.user_id, options=WITHOUT_TODOS)
     if user is None or not hmac.compare_digest(
         claims.token_key, user.token_key
     ):
@@ -188,7 +225,26 @@ async def get_current_user(session: Session, claims: TokenClaimsDep) -> User:
     return user
 
 
+async def get_current_user(session: Session, claims: TokenClaimsDep) -> User:
+    """The user a token names, as an ORM object: for routes that change it."""
+    user = await session.scalar(
+        CURRENT_USER_QUERY, {'user_id': claims.user_id}
+    )
+    return authenticated(user, claims)
+
+
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_caller(session: Session, claims: TokenClaimsDep) -> Row:
+    """The user a token names, checked as `get_current_user` does, as a row
+    (id, username, email, token_key): for routes that only need to know
+    who calls. No ORM object to build: 45 us less per request."""
+    rows = await session.execute(CALLER_QUERY, {'user_id': claims.user_id})
+    return authenticated(rows.first(), claims)
+
+
+Caller = Annotated[Row, Depends(get_caller)]
 
 
 async def authorize_users_directory(
@@ -196,4 +252,4 @@ async def authorize_users_directory(
 ) -> None:
     """Let anyone list users only where the directory is public."""
     if not settings.users_directory_public:
-        await get_current_user(session, decode_token(token))
+        await get_caller(session, decode_token(token))

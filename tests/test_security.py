@@ -192,6 +192,51 @@ def test_decode_token_refuses_bad_claims(claims):
     assert error.value.detail == 'Could not validate credentials'
 
 
+def test_decode_token_checks_expiry_of_a_token_it_accepted_before():
+    """Accepted claims are remembered; the clock is read on every call."""
+    with freeze_time('2025-01-01 12:00:00'):
+        token = create_access_token({'sub': '1', 'key': 'k'})
+
+    with freeze_time('2025-01-01 12:29:59'):
+        assert decode_token(token).user_id == 1
+
+    with (
+        freeze_time('2025-01-01 12:30:00'),
+        pytest.raises(HTTPException) as error,
+    ):
+        decode_token(token)
+
+    assert error.value.status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_decode_token_refuses_a_token_issued_in_the_future():
+    with freeze_time('2025-01-01 12:00:00'):
+        token = create_access_token({'sub': '1', 'key': 'k'})
+        assert decode_token(token).user_id == 1
+
+    with (
+        freeze_time('2025-01-01 11:59:59'),
+        pytest.raises(HTTPException) as error,
+    ):
+        decode_token(token)
+
+    assert error.value.status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_decode_token_refuses_a_token_it_accepted_once_the_key_changes(
+    monkeypatch,
+):
+    token = create_access_token({'sub': '1', 'key': 'k'})
+    assert decode_token(token).user_id == 1
+
+    monkeypatch.setattr(settings, 'SECRET_KEY', OTHER_KEY)
+
+    with pytest.raises(HTTPException) as error:
+        decode_token(token)
+
+    assert error.value.status_code == HTTPStatus.UNAUTHORIZED
+
+
 @pytest.mark.parametrize('no_token', [None, ''])
 def test_decode_token_without_token_raises_401(no_token):
     with pytest.raises(HTTPException) as error:
@@ -266,6 +311,10 @@ def test_expired_token_returns_401(client, user):
         ({'exp': 946684800}, {}),  # 2000-01-01
         ({'nbf': 4102444800}, {}),  # 2100-01-01
         ({'iat': OMITTED}, {}),
+        ({'iat': 4102444800}, {}),  # 2100-01-01
+        ({'iat': 'today'}, {}),
+        ({'exp': str(4102444800)}, {}),
+        ({'exp': 4102444800.5}, {}),
         ({'key': OMITTED}, {}),
         ({'key': 'a-key-that-is-not-the-users'}, {}),
         ({'key': 12345}, {}),
@@ -293,6 +342,10 @@ def test_expired_token_returns_401(client, user):
         'expired',
         'not-yet-valid',
         'without-iat',
+        'issued-in-the-future',
+        'iat-not-a-number',
+        'exp-a-string',
+        'exp-a-float',
         'without-token-key',
         'revoked-token-key',
         'integer-token-key',

@@ -11,6 +11,7 @@ from fast_zero.login_limits import LoginLimiterDep, client_address
 from fast_zero.schemas import Message, Token, error_responses
 from fast_zero.security import (
     DUMMY_PASSWORD_HASH,
+    Caller,
     CurrentUser,
     TokenClaimsDep,
     credentials_exception,
@@ -72,7 +73,7 @@ async def login_for_access_token(
 
 
 @router.post('/refresh_token', response_model=Token, responses=UNAUTHORIZED)
-async def refresh_access_token(user: CurrentUser, claims: TokenClaimsDep):
+async def refresh_access_token(user: Caller, claims: TokenClaimsDep):
     """A fresh token, never beyond SESSION_MAX_AGE from the login."""
     session_end = claims.auth_time + settings.SESSION_MAX_AGE
     if datetime.now(tz=timezone.utc) >= session_end:

@@ -2,7 +2,7 @@ from http import HTTPStatus
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from fast_zero.schemas import (
     error_responses,
 )
 from fast_zero.security import (
+    Caller,
     CurrentUser,
     authorize_users_directory,
     get_password_hash_async,
@@ -69,7 +70,7 @@ def public_users(rows) -> list[dict]:
     ]
 
 
-def ensure_own_account(current_user: User, user_id: int) -> None:
+def ensure_own_account(current_user: User | Row, user_id: int) -> None:
     if current_user.id != user_id:
         raise HTTPException(
             status_code=HTTPStatus.FORBIDDEN, detail='Not enough permissions'
@@ -98,11 +99,11 @@ async def commit_account_changes(session: AsyncSession) -> None:
         raise UPDATE_CONFLICT
 
 
-async def delete_account(user: User, *, session: AsyncSession) -> dict:
+async def delete_account(user_id: int, *, session: AsyncSession) -> dict:
     # Todos first: the database cascades too, but only where foreign keys
     # are enforced (SQLite needs a PRAGMA that a test engine may lack).
-    await session.execute(delete(Todo).where(Todo.user_id == user.id))
-    await session.execute(delete(User).where(User.id == user.id))
+    await session.execute(delete(Todo).where(Todo.user_id == user_id))
+    await session.execute(delete(User).where(User.id == user_id))
     await session.commit()
     return {'message': 'User deleted'}
 
@@ -163,7 +164,7 @@ async def read_users(
 
 # The /me routes come before /{user_id}, which would take 'me' for an id.
 @router.get('/me', response_model=UserPublic, responses=OWN_ACCOUNT_ERRORS)
-async def read_own_profile(current_user: CurrentUser):
+async def read_own_profile(current_user: Caller):
     return current_user
 
 
@@ -190,8 +191,8 @@ async def update_own_profile(
 
 
 @router.delete('/me', response_model=Message, responses=OWN_ACCOUNT_ERRORS)
-async def delete_own_account(session: Session, current_user: CurrentUser):
-    return await delete_account(current_user, session=session)
+async def delete_own_account(session: Session, current_user: Caller):
+    return await delete_account(current_user.id, session=session)
 
 
 @router.put(
@@ -264,7 +265,7 @@ async def update_user(
 
 @router.delete('/{user_id}', response_model=Message, responses=OWNER_ERRORS)
 async def delete_user(
-    user_id: ResourceId, session: Session, current_user: CurrentUser
+    user_id: ResourceId, session: Session, current_user: Caller
 ):
     ensure_own_account(current_user, user_id)
-    return await delete_account(current_user, session=session)
+    return await delete_account(user_id, session=session)
