@@ -7,7 +7,9 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 from fast_zero.app import app, read_root
+from fast_zero.database import get_session
 from fast_zero.settings import settings
+from tests.helpers import auth
 
 
 def test_root_deve_retornar_ok_e_ola_mundo(client):
@@ -149,3 +151,38 @@ async def test_lifespan_disposes_the_engine_on_shutdown(monkeypatch):
         assert engine.disposed is False
 
     assert engine.disposed is True
+
+
+# Routing: each router skips paths outside its prefix at once
+
+
+@pytest.mark.parametrize(
+    ('method', 'path'),
+    [
+        ('GET', '/todos/'),
+        ('GET', '/users/me'),
+        ('POST', '/auth/refresh_token'),
+        ('GET', '/health'),
+    ],
+)
+def test_routes_answer_under_a_root_path(
+    monkeypatch, session, token, method, path
+):
+    """Behind a proxy that serves the app under /api (ASGI root_path),
+    request paths carry the root path; each router's prefix check must
+    look past it."""
+    monkeypatch.setitem(app.dependency_overrides, get_session, lambda: session)
+    with TestClient(app, root_path='/api') as client:
+        response = client.request(method, f'/api{path}', headers=auth(token))
+
+    assert response.status_code == HTTPStatus.OK
+
+
+@pytest.mark.parametrize(
+    'path', ['/todosx', '/todo/', '/userss/1', '/authx/token', '/x/todos/']
+)
+def test_paths_that_only_resemble_a_prefix_are_not_found(client, path):
+    response = client.get(path)
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response.json() == {'detail': 'Not Found'}

@@ -2,12 +2,13 @@ from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from fast_zero.crud import get_user_by_email
 from fast_zero.database import Session, release_connection
 from fast_zero.login_limits import LoginLimiterDep, client_address
+from fast_zero.routing import PrefixedRouter
 from fast_zero.schemas import Message, Token, error_responses
 from fast_zero.security import (
     DUMMY_PASSWORD_HASH,
@@ -21,7 +22,7 @@ from fast_zero.security import (
 )
 from fast_zero.settings import settings
 
-router = APIRouter(prefix='/auth', tags=['auth'])
+router = PrefixedRouter(prefix='/auth', tags=['auth'])
 
 OAuth2Form = Annotated[OAuth2PasswordRequestForm, Depends()]
 UNAUTHORIZED = error_responses(HTTPStatus.UNAUTHORIZED)

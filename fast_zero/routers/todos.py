@@ -2,11 +2,12 @@ from functools import cache
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import HTTPException, Query
 from sqlalchemy import bindparam, delete, select
 
 from fast_zero.database import Session
 from fast_zero.models import Todo
+from fast_zero.routing import PrefixedRouter
 from fast_zero.schemas import (
     FilterTodo,
     Message,
@@ -19,7 +20,7 @@ from fast_zero.schemas import (
 )
 from fast_zero.security import Caller
 
-router = APIRouter(
+router = PrefixedRouter(
     prefix='/todos',
     tags=['todos'],
     responses=error_responses(HTTPStatus.UNAUTHORIZED),

@@ -1,7 +1,7 @@
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import Depends, HTTPException, Query
 from sqlalchemy import Row, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fast_zero.crud import find_taken_field
 from fast_zero.database import Session, release_connection
 from fast_zero.models import Todo, User
+from fast_zero.routing import PrefixedRouter
 from fast_zero.schemas import (
     FilterPage,
     Message,
@@ -31,7 +32,7 @@ from fast_zero.security import (
     verify_password_async,
 )
 
-router = APIRouter(prefix='/users', tags=['users'])
+router = PrefixedRouter(prefix='/users', tags=['users'])
 
 DIRECTORY_ERRORS = error_responses(HTTPStatus.UNAUTHORIZED)
 OWN_ACCOUNT_ERRORS = error_responses(HTTPStatus.UNAUTHORIZED)
