@@ -24,6 +24,8 @@ STATES = "'draft', 'todo', 'doing', 'done' or 'trash'"
 TODO = {'title': 'Buy milk', 'description': 'Two litres', 'state': 'todo'}
 # For todos a filter must not match by chance (Faker writes words).
 BLANK = {'title': 'x', 'description': 'x'}
+# A title filter that no todo of `BLANK` matches.
+BLANK_MISS = 'nothing-like-it'
 
 
 def public(todo):
@@ -345,6 +347,79 @@ async def test_list_todos_filters_never_reach_other_users_todos(
 
     assert response.status_code == HTTPStatus.OK
     assert response.json() == {'todos': []}
+
+
+# The list query checks the token's key itself: a revoked token must
+# fail whether or not the user has todos to list.
+
+
+def revoke_by_logout(client, user, token):
+    assert client.post('/auth/logout', headers=auth(token)).is_success
+
+
+def revoke_by_password_change(client, user, token):
+    response = client.put(
+        '/users/me/password',
+        headers=auth(token),
+        json={
+            'current_password': user.clean_password,
+            'new_password': 'a-brand-new-secret',
+        },
+    )
+    assert response.is_success
+
+
+@pytest.fixture(params=[revoke_by_logout, revoke_by_password_change])
+def revoked_token(request, client, user, token):
+    request.param(client, user, token)
+    return token
+
+
+@pytest.mark.parametrize('todo_count', [0, 3])
+@pytest.mark.asyncio
+async def test_list_todos_with_revoked_token_returns_401(
+    client, session, user, revoked_token, todo_count
+):
+    await add_todos(session, todo_count, user_id=user.id)
+
+    response = client.get('/todos/', headers=auth(revoked_token))
+
+    assert_credentials_rejected(response)
+
+
+@pytest.mark.asyncio
+async def test_list_todos_with_a_deleted_users_token_returns_401(
+    client, user, token, add_my_todos
+):
+    await add_my_todos(3)
+    assert client.delete('/users/me', headers=auth(token)).is_success
+
+    response = client.get('/todos/', headers=auth(token))
+
+    assert_credentials_rejected(response)
+
+
+@pytest.mark.asyncio
+async def test_list_todos_page_past_the_end_is_empty_for_a_valid_token(
+    client, token, add_my_todos
+):
+    await add_my_todos(2)
+
+    assert listed_ids(client, token, offset=2) == []
+    assert listed_ids(client, token, state='trash', title=BLANK_MISS) == []
+
+
+@pytest.mark.asyncio
+async def test_list_todos_page_with_todos_is_one_query(
+    client, session, token, add_my_todos
+):
+    todos = await add_my_todos(3)
+
+    with statements_run(session) as statements:
+        response = client.get('/todos/', headers=auth(token))
+
+    assert response.json() == {'todos': [public(todo) for todo in todos]}
+    assert len(statements) == 1
 
 
 @pytest.mark.asyncio
