@@ -15,6 +15,7 @@ from fastapi import Depends, HTTPException
 from fastapi.security import OAuth2PasswordBearer
 from pwdlib.exceptions import UnknownHashError
 from sqlalchemy import Row, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from fast_zero.database import Session
 from fast_zero.hashing import build_password_hash, run_hashing
@@ -189,9 +190,10 @@ def verified_claims(token: str, key: str, algorithm: str) -> TokenClaims:
     )
 
 
-async def get_token_claims(
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-) -> TokenClaims:
+BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+async def get_token_claims(token: BearerToken) -> TokenClaims:
     return decode_token(token)
 
 
@@ -225,8 +227,11 @@ def authenticated(user, claims: TokenClaims):
     return user
 
 
-async def get_current_user(session: Session, claims: TokenClaimsDep) -> User:
+# The two dependencies below read the token themselves rather than through
+# `get_token_claims`: each level of dependency costs FastAPI about 10 us.
+async def get_current_user(session: Session, token: BearerToken) -> User:
     """The user a token names, as an ORM object: for routes that change it."""
+    claims = decode_token(token)
     user = await session.scalar(
         CURRENT_USER_QUERY, {'user_id': claims.user_id}
     )
@@ -236,20 +241,25 @@ async def get_current_user(session: Session, claims: TokenClaimsDep) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-async def get_caller(session: Session, claims: TokenClaimsDep) -> Row:
-    """The user a token names, checked as `get_current_user` does, as a row
-    (id, username, email, token_key): for routes that only need to know
-    who calls. No ORM object to build: 45 us less per request."""
+async def find_caller(session: AsyncSession, claims: TokenClaims) -> Row:
+    """The user the claims name, as a row (id, username, email, token_key),
+    checked as `get_current_user` checks it."""
     rows = await session.execute(CALLER_QUERY, {'user_id': claims.user_id})
     return authenticated(rows.first(), claims)
+
+
+async def get_caller(session: Session, token: BearerToken) -> Row:
+    """The caller, for routes that only need to know who calls: a row, no
+    ORM object to build (45 us less per request)."""
+    return await find_caller(session, decode_token(token))
 
 
 Caller = Annotated[Row, Depends(get_caller)]
 
 
 async def authorize_users_directory(
-    session: Session, token: Annotated[str | None, Depends(oauth2_scheme)]
+    session: Session, token: BearerToken
 ) -> None:
     """Let anyone list users only where the directory is public."""
     if not settings.users_directory_public:
-        await get_caller(session, decode_token(token))
+        await get_caller(session, token)

@@ -13,10 +13,13 @@ from freezegun import freeze_time
 
 from fast_zero import security
 from fast_zero.hashing import build_password_hash
+from fast_zero.models import User
 from fast_zero.security import (
     MAX_ID,
     create_access_token,
     decode_token,
+    get_caller,
+    get_current_user,
     get_password_hash,
     get_password_hash_async,
     verify_password,
@@ -235,6 +238,41 @@ def test_decode_token_refuses_a_token_it_accepted_once_the_key_changes(
         decode_token(token)
 
     assert error.value.status_code == HTTPStatus.UNAUTHORIZED
+
+
+# get_current_user and get_caller, called as functions (as course tests do)
+
+
+@pytest.mark.asyncio
+async def test_get_current_user_gives_the_tokens_user(session, user, token):
+    current_user = await get_current_user(session=session, token=token)
+
+    assert isinstance(current_user, User)
+    assert current_user.id == user.id
+
+
+@pytest.mark.asyncio
+async def test_get_caller_gives_the_tokens_user_as_a_row(session, user, token):
+    caller = await get_caller(session=session, token=token)
+
+    assert (caller.id, caller.username, caller.email) == (
+        user.id,
+        user.username,
+        user.email,
+    )
+
+
+@pytest.mark.parametrize('dependency', [get_current_user, get_caller])
+@pytest.mark.parametrize('bad_token', [None, '', 'token-invalido'])
+@pytest.mark.asyncio
+async def test_user_dependencies_refuse_a_bad_token(
+    session, user, dependency, bad_token
+):
+    with pytest.raises(HTTPException) as error:
+        await dependency(session=session, token=bad_token)
+
+    assert error.value.status_code == HTTPStatus.UNAUTHORIZED
+    assert error.value.detail == 'Could not validate credentials'
 
 
 @pytest.mark.parametrize('no_token', [None, ''])

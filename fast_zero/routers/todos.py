@@ -20,7 +20,7 @@ from fast_zero.schemas import (
     TodoUpdate,
     error_responses,
 )
-from fast_zero.security import Caller, TokenClaimsDep, get_caller
+from fast_zero.security import Caller, TokenClaimsDep, find_caller
 
 router = PrefixedRouter(
     prefix='/todos',
@@ -137,7 +137,7 @@ async def list_todos(
         for id_, title, text, state in rows.all()
     ]
     if not todos:
-        await get_caller(session, claims)  # 401 for a revoked token
+        await find_caller(session, claims)  # 401 for a revoked token
     return Response(
         TODO_PAGE.dump_json({'todos': todos}), media_type='application/json'
     )
