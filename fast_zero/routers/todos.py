@@ -44,9 +44,11 @@ def todo_list_query(*, title: bool, description: bool, state: bool):
     """The list query for one combination of filters, values left bound.
 
     It also checks the token's key (joining the user), so a page with
-    todos needs no other query. Built once per combination: composing a
-    select and computing its cache key cost more per request than running
-    it (measured with `task bench`); a prebuilt statement keeps its key.
+    todos needs no other query. (A plain SQL comparison suffices: the key
+    travels in a signed token, so it cannot be probed without the secret.)
+    Built once per combination: composing a select and computing its cache
+    key cost more per request than running it (measured with `task bench`);
+    a prebuilt statement keeps its key.
     """
     columns = todos_table.c
     query = (
@@ -110,11 +112,9 @@ async def list_todos(
     claims: TokenClaimsDep,
     todo_filter: Annotated[FilterTodo, Query()],
 ):
-    """One page of the caller's todos.
-
-    The query itself checks the token, so a page with todos proves it; an
-    empty page may also mean a revoked token, which is then checked apart.
-    """
+    """One page of the caller's todos, in id order."""
+    # The query checks the token's key itself, so a page with todos proves
+    # the token; an empty page may also mean a revoked one: checked apart.
     query = todo_list_query(
         title=todo_filter.title is not None,
         description=todo_filter.description is not None,
