@@ -50,6 +50,51 @@ def validation_error(*errors):
     return {'detail': list(errors)}
 
 
+# Pydantic's errors as the API answers them (422 `detail` items, no
+# `input`); `loc` is a tuple such as ('body', 'title').
+
+
+def missing(loc):
+    return {'type': 'missing', 'loc': list(loc), 'msg': 'Field required'}
+
+
+def not_a_string(loc):
+    return {
+        'type': 'string_type',
+        'loc': list(loc),
+        'msg': 'Input should be a valid string',
+    }
+
+
+def too_short(loc, min_length):
+    plural = 's' if min_length > 1 else ''
+    return {
+        'type': 'string_too_short',
+        'loc': list(loc),
+        'msg': f'String should have at least {min_length} character{plural}',
+        'ctx': {'min_length': min_length},
+    }
+
+
+def too_long(loc, max_length):
+    return {
+        'type': 'string_too_long',
+        'loc': list(loc),
+        'msg': f'String should have at most {max_length} characters',
+        'ctx': {'max_length': max_length},
+    }
+
+
+def invalid_email(reason):
+    """email-validator's refusal of a body's `email`."""
+    return {
+        'type': 'value_error',
+        'loc': ['body', 'email'],
+        'msg': f'value is not a valid email address: {reason}',
+        'ctx': {'reason': reason},
+    }
+
+
 def out_of_bounds(loc, bound, value):
     kind, word = {
         'ge': ('greater_than_equal', 'greater'),

@@ -5,7 +5,13 @@ import pytest
 
 from fast_zero import security
 from fast_zero.settings import settings
-from tests.helpers import assert_token_answer, auth, login
+from tests.helpers import (
+    assert_token_answer,
+    auth,
+    login,
+    missing,
+    validation_error,
+)
 
 INCORRECT_LOGIN = {'detail': 'Incorrect email or password'}
 
@@ -183,15 +189,9 @@ def test_login_with_missing_field_returns_422_without_echo(
     response = client.post('/auth/token', data=data)
 
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
-    assert response.json() == {
-        'detail': [
-            {
-                'type': 'missing',
-                'loc': ['body', missing_field],
-                'msg': 'Field required',
-            }
-        ]
-    }
+    assert response.json() == validation_error(
+        missing(('body', missing_field))
+    )
     assert 'S3cret-passw0rd' not in response.text
 
 

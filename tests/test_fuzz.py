@@ -26,6 +26,7 @@ from fast_zero.app import app
 from fast_zero.database import build_engine, get_session
 from fast_zero.models import User, table_registry
 from fast_zero.security import get_password_hash, issue_access_token
+from tests.helpers import invalid_email, validation_error
 
 QUICK_EXAMPLES = 15
 LONG_EXAMPLES = int(os.environ.get('FUZZ_EXAMPLES', '100'))
@@ -260,16 +261,7 @@ def test_sign_up_at_a_special_use_domain_returns_422(client):
         'The part after the @-sign is a special-use or reserved name that '
         'cannot be used with email.'
     )
-    assert response.json() == {
-        'detail': [
-            {
-                'type': 'value_error',
-                'loc': ['body', 'email'],
-                'msg': f'value is not a valid email address: {reason}',
-                'ctx': {'reason': reason},
-            }
-        ]
-    }
+    assert response.json() == validation_error(invalid_email(reason))
 
 
 NUL_REFUSED = {

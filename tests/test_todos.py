@@ -12,7 +12,10 @@ from tests.helpers import (
     assert_credentials_rejected,
     auth,
     login,
+    not_a_string,
     out_of_bounds,
+    too_long,
+    too_short,
     validation_error,
 )
 
@@ -37,39 +40,12 @@ def public(todo):
     }
 
 
-def too_short(loc, min_length):
-    plural = 's' if min_length > 1 else ''
-    return {
-        'type': 'string_too_short',
-        'loc': list(loc),
-        'msg': f'String should have at least {min_length} character{plural}',
-        'ctx': {'min_length': min_length},
-    }
-
-
-def too_long(loc, max_length):
-    return {
-        'type': 'string_too_long',
-        'loc': list(loc),
-        'msg': f'String should have at most {max_length} characters',
-        'ctx': {'max_length': max_length},
-    }
-
-
 def invalid_state(loc):
     return {
         'type': 'enum',
         'loc': list(loc),
         'msg': f'Input should be {STATES}',
         'ctx': {'expected': STATES},
-    }
-
-
-def not_a_string(loc):
-    return {
-        'type': 'string_type',
-        'loc': list(loc),
-        'msg': 'Input should be a valid string',
     }
 
 

@@ -10,9 +10,14 @@ from tests.factories import UserFactory
 from tests.helpers import (
     assert_credentials_rejected,
     auth,
+    invalid_email,
+    missing,
+    not_a_string,
     out_of_bounds,
     public,
     read_user_row,
+    too_long,
+    too_short,
     validation_error,
 )
 
@@ -27,46 +32,6 @@ EMAIL_255 = f'{"a" * 64}@{"b" * 63}.{"b" * 63}.{"c" * 58}.com'
 EMAIL_254 = f'{"a" * 64}@{"b" * 63}.{"b" * 63}.{"c" * 57}.com'
 MAX_ID = 2**31 - 1
 INVALID_IDS = ['0', '-1', str(MAX_ID + 1), str(2**63), str(2**64), 'abc']
-
-
-def missing(*loc):
-    return {'type': 'missing', 'loc': list(loc), 'msg': 'Field required'}
-
-
-def not_a_string(field):
-    return {
-        'type': 'string_type',
-        'loc': ['body', field],
-        'msg': 'Input should be a valid string',
-    }
-
-
-def too_short(field, min_length):
-    plural = 's' if min_length > 1 else ''
-    return {
-        'type': 'string_too_short',
-        'loc': ['body', field],
-        'msg': f'String should have at least {min_length} character{plural}',
-        'ctx': {'min_length': min_length},
-    }
-
-
-def too_long(field, max_length):
-    return {
-        'type': 'string_too_long',
-        'loc': ['body', field],
-        'msg': f'String should have at most {max_length} characters',
-        'ctx': {'max_length': max_length},
-    }
-
-
-def invalid_email(reason):
-    return {
-        'type': 'value_error',
-        'loc': ['body', 'email'],
-        'msg': f'value is not a valid email address: {reason}',
-        'ctx': {'reason': reason},
-    }
 
 
 def invalid_path_id_body(raw_id):
@@ -297,34 +262,40 @@ def test_create_user_violating_a_constraint_nobody_holds_returns_409(
                 )
             ],
         ),
-        ({**ALICE, 'username': ''}, [too_short('username', 1)]),
-        ({**ALICE, 'username': 'u' * 65}, [too_long('username', 64)]),
-        ({**ALICE, 'password': 'x7#Q9'}, [too_short('password', 6)]),
-        ({**ALICE, 'password': 'p' * 129}, [too_long('password', 128)]),
+        ({**ALICE, 'username': ''}, [too_short(('body', 'username'), 1)]),
+        (
+            {**ALICE, 'username': 'u' * 65},
+            [too_long(('body', 'username'), 64)],
+        ),
+        ({**ALICE, 'password': 'x7#Q9'}, [too_short(('body', 'password'), 6)]),
+        (
+            {**ALICE, 'password': 'p' * 129},
+            [too_long(('body', 'password'), 128)],
+        ),
         (
             {'email': ALICE['email'], 'password': PASSWORD},
-            [missing('body', 'username')],
+            [missing(('body', 'username'))],
         ),
         (
             {'username': 'alice', 'password': PASSWORD},
-            [missing('body', 'email')],
+            [missing(('body', 'email'))],
         ),
         (
             {'username': 'alice', 'email': ALICE['email']},
-            [missing('body', 'password')],
+            [missing(('body', 'password'))],
         ),
         (
             {},
             [
-                missing('body', 'username'),
-                missing('body', 'email'),
-                missing('body', 'password'),
+                missing(('body', 'username')),
+                missing(('body', 'email')),
+                missing(('body', 'password')),
             ],
         ),
-        ({**ALICE, 'username': 123}, [not_a_string('username')]),
-        ({**ALICE, 'email': 123}, [not_a_string('email')]),
-        ({**ALICE, 'email': None}, [not_a_string('email')]),
-        ({**ALICE, 'password': 123456}, [not_a_string('password')]),
+        ({**ALICE, 'username': 123}, [not_a_string(('body', 'username'))]),
+        ({**ALICE, 'email': 123}, [not_a_string(('body', 'email'))]),
+        ({**ALICE, 'email': None}, [not_a_string(('body', 'email'))]),
+        ({**ALICE, 'password': 123456}, [not_a_string(('body', 'password'))]),
         (
             [ALICE],
             [
@@ -432,7 +403,7 @@ def test_create_user_without_body_returns_422(client):
     response = client.post('/users/')
 
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
-    assert response.json() == {'detail': [missing('body')]}
+    assert response.json() == {'detail': [missing(('body',))]}
 
 
 # GET /users/
@@ -841,7 +812,10 @@ def test_update_user_with_invalid_body_returns_422_without_echo(
 
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     assert response.json() == {
-        'detail': [missing('body', 'email'), too_short('password', 6)]
+        'detail': [
+            missing(('body', 'email')),
+            too_short(('body', 'password'), 6),
+        ]
     }
     assert_no_input_echoed(response, 'x7#Q9')
 
