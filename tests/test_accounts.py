@@ -568,10 +568,7 @@ async def test_requests_are_served_while_a_login_is_hashing(
     monkeypatch.setattr(security, 'password_hash', blocking)
 
     login_task = asyncio.create_task(
-        async_client.post(
-            '/auth/token',
-            data={'username': user.email, 'password': user.clean_password},
-        )
+        login(async_client, user.email, user.clean_password)
     )
     try:
         hashing_started = await wait_for(blocking.entered)

@@ -12,6 +12,7 @@ from http import HTTPStatus
 import httpx2
 from sqlalchemy.engine import make_url
 
+from tests.helpers import login
 from tests.live_server import LiveServer, migrate
 
 TEST_DATABASE_URL = os.environ.get('TEST_DATABASE_URL')
@@ -47,13 +48,9 @@ if TEST_DATABASE_URL:
                         'password': 'secret123',
                     },
                 )
-                token = client.post(
-                    '/auth/token',
-                    data={
-                        'username': 'alice@example.com',
-                        'password': 'secret123',
-                    },
-                ).json()['access_token']
+                token = login(client, 'alice@example.com', 'secret123').json()[
+                    'access_token'
+                ]
                 headers = {'Authorization': f'Bearer {token}'}
                 todo = client.post(
                     '/todos/',

@@ -23,7 +23,7 @@ from fast_zero.app import app
 from fast_zero.database import build_engine
 from fast_zero.security import get_password_hash
 from fast_zero.settings import settings
-from tests.helpers import serve_sessions_from
+from tests.helpers import login, serve_sessions_from
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / 'alembic.ini'
 COURSE_REVISION = 'a6b139a38fe0'  # the last of the course's own revisions
@@ -224,10 +224,7 @@ def test_app_on_freshly_migrated_database_signs_up_logs_in_lists_updates(
         'email': 'alice@example.com',
     }
 
-    response = file_client.post(
-        '/auth/token',
-        data={'username': 'alice@example.com', 'password': 'secret123'},
-    )
+    response = login(file_client, 'alice@example.com', 'secret123')
     assert response.status_code == HTTPStatus.OK
     token = response.json()['access_token']
 
@@ -251,10 +248,7 @@ def test_app_on_freshly_migrated_database_signs_up_logs_in_lists_updates(
         'email': 'alice2@example.com',
     }
 
-    response = file_client.post(
-        '/auth/token',
-        data={'username': 'alice2@example.com', 'password': 'new-secret'},
-    )
+    response = login(file_client, 'alice2@example.com', 'new-secret')
     assert response.status_code == HTTPStatus.OK
 
 
@@ -354,10 +348,7 @@ def test_course_database_upgrades_in_place_keeping_its_rows(
     # The upgraded course database has the schema the models describe.
     command.check(alembic_config)
 
-    response = file_client.post(
-        '/auth/token',
-        data={'username': 'Bob@Example.COM', 'password': BOB_PASSWORD},
-    )
+    response = login(file_client, 'Bob@Example.COM', BOB_PASSWORD)
     assert response.status_code == HTTPStatus.OK
     assert response.json()['token_type'] == 'bearer'
     response = file_client.get('/users/2')

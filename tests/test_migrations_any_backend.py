@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from fast_zero.app import app
 from fast_zero.database import build_engine
 from fast_zero.models import table_registry
-from tests.helpers import serve_sessions_from
+from tests.helpers import login, serve_sessions_from
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / 'alembic.ini'
 SIGN_UP = {
@@ -87,13 +87,9 @@ def test_app_works_on_a_freshly_migrated_database(
     try:
         with TestClient(app) as client:
             created = client.post('/users/', json=SIGN_UP)
-            token = client.post(
-                '/auth/token',
-                data={
-                    'username': 'alice@example.com',
-                    'password': 'secret123',
-                },
-            ).json()['access_token']
+            token = login(client, 'alice@example.com', 'secret123').json()[
+                'access_token'
+            ]
             todo = client.post(
                 '/todos/',
                 headers={'Authorization': f'Bearer {token}'},

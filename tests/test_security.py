@@ -29,6 +29,8 @@ from fast_zero.settings import settings
 from tests.helpers import (
     assert_accepted,
     assert_credentials_rejected,
+    login,
+    login_token,
     put_self,
 )
 
@@ -298,11 +300,7 @@ def test_forged_token_with_the_right_key_is_accepted(client, user):
 
 def test_token_before_expiry_is_accepted(client, user):
     with freeze_time('2025-01-01 12:00:00'):
-        response = client.post(
-            '/auth/token',
-            data={'username': user.email, 'password': user.clean_password},
-        )
-        token = response.json()['access_token']
+        token = login_token(client, user)
 
     with freeze_time('2025-01-01 12:29:00'):
         response = update_self(client, user, token)
@@ -312,11 +310,7 @@ def test_token_before_expiry_is_accepted(client, user):
 
 def test_expired_token_returns_401(client, user):
     with freeze_time('2025-01-01 12:00:00'):
-        response = client.post(
-            '/auth/token',
-            data={'username': user.email, 'password': user.clean_password},
-        )
-        token = response.json()['access_token']
+        token = login_token(client, user)
 
     with freeze_time('2025-01-01 12:31:00'):
         response = update_self(client, user, token)
@@ -560,10 +554,7 @@ def test_sign_up_hashes_off_the_event_loop_thread(client, recording_hash):
 def test_login_verifies_off_the_event_loop_thread(
     client, user, recording_hash
 ):
-    response = client.post(
-        '/auth/token',
-        data={'username': user.email, 'password': user.clean_password},
-    )
+    response = login(client, user.email, user.clean_password)
 
     assert response.status_code == HTTPStatus.OK
     (thread,) = recording_hash.threads

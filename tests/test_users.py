@@ -11,6 +11,7 @@ from tests.helpers import (
     assert_credentials_rejected,
     auth,
     invalid_email,
+    login,
     missing,
     not_a_string,
     out_of_bounds,
@@ -726,14 +727,8 @@ def test_update_user_password_replaces_the_old_one_for_login(
         },
     )
 
-    new_login = client.post(
-        '/auth/token',
-        data={'username': user.email, 'password': 'mynewpassword'},
-    )
-    old_login = client.post(
-        '/auth/token',
-        data={'username': user.email, 'password': user.clean_password},
-    )
+    new_login = login(client, user.email, 'mynewpassword')
+    old_login = login(client, user.email, user.clean_password)
 
     assert new_login.status_code == HTTPStatus.OK
     assert old_login.status_code == HTTPStatus.UNAUTHORIZED
