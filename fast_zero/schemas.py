@@ -13,7 +13,6 @@ from pydantic import (
     Field,
     StringConstraints,
 )
-from typing_extensions import TypedDict
 
 from fast_zero.models import TodoState
 from fast_zero.settings import settings
@@ -148,21 +147,6 @@ class TodoPublic(BaseModel):
 
 class TodoList(BaseModel):
     todos: list[TodoPublic]
-
-
-class TodoRow(TypedDict):
-    """A todo of a list page, as read from the table."""
-
-    id: int
-    title: str
-    description: str
-    state: str
-
-
-class TodoPage(TypedDict):
-    """TodoList's JSON, written from rows without re-validating them."""
-
-    todos: list[TodoRow]
 
 
 class TodoUpdate(BaseModel):

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from fast_zero.crud import get_user_by_email
+from fast_zero.crud import end_every_session, get_user_by_email
 from fast_zero.database import Session, release_connection
 from fast_zero.login_limits import LoginLimiterDep, client_address
 from fast_zero.routing import PrefixedRouter
@@ -17,7 +17,6 @@ from fast_zero.security import (
     TokenClaimsDep,
     credentials_exception,
     issue_access_token,
-    rotate_token_key,
     verify_password_and_update_async,
 )
 from fast_zero.settings import settings
@@ -85,6 +84,6 @@ async def refresh_access_token(user: Caller, claims: TokenClaimsDep):
 @router.post('/logout', response_model=Message, responses=UNAUTHORIZED)
 async def logout(user: CurrentUser, session: Session):
     """Revoke every token of the user issued until now."""
-    rotate_token_key(user)
+    await end_every_session(session=session, user=user)
     await session.commit()
     return {'message': 'Logged out'}

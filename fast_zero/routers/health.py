@@ -3,9 +3,9 @@ from http import HTTPStatus
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from fast_zero.crud import ping
 from fast_zero.database import Session
 from fast_zero.schemas import Health
 from fast_zero.settings import settings
@@ -24,7 +24,7 @@ async def health(session: Session):
     """200 after a real round trip to the database; 503 if none in time."""
     try:
         async with asyncio.timeout(settings.HEALTH_CHECK_TIMEOUT_SECONDS):
-            await session.execute(text('SELECT 1'))
+            await ping(session)
     except (TimeoutError, OSError, SQLAlchemyError):
         return JSONResponse(
             status_code=HTTPStatus.SERVICE_UNAVAILABLE, content=UNREACHABLE

@@ -2,13 +2,18 @@ from http import HTTPStatus
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query
-from sqlalchemy import Row, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fast_zero.crud import find_taken_field
+from fast_zero.crud import (
+    delete_account,
+    end_every_session,
+    find_taken_field,
+    public_user,
+    users_page,
+)
 from fast_zero.database import Session, release_connection
-from fast_zero.models import Todo, User
+from fast_zero.models import User
 from fast_zero.routing import PrefixedRouter
 from fast_zero.schemas import (
     FilterPage,
@@ -28,7 +33,6 @@ from fast_zero.security import (
     authorize_users_directory,
     get_password_hash_async,
     issue_access_token,
-    rotate_token_key,
     verify_password_async,
 )
 
@@ -53,39 +57,8 @@ UPDATE_CONFLICT = HTTPException(
 )
 
 
-# The directory, the hottest routes, reads table columns (a Core select:
-# no per-row ORM loading) and answers plain dicts, which pydantic validates
-# several times faster than rows.
-users_table = User.__table__
-PUBLIC_USER_COLUMNS = (
-    users_table.c.id,
-    users_table.c.username,
-    users_table.c.email,
-)
-
-
-# Built once, values bound per request: composing a select and computing
-# its cache key cost more than running it (measured with `task bench`).
-USERS_PAGE_QUERY = (
-    select(*PUBLIC_USER_COLUMNS)
-    .order_by(users_table.c.id)
-    .offset(bindparam('offset'))
-    .limit(bindparam('limit'))
-)
-USER_QUERY = select(*PUBLIC_USER_COLUMNS).where(
-    users_table.c.id == bindparam('user_id')
-)
-
-
-def public_users(rows) -> list[dict]:
-    return [
-        {'id': id_, 'username': username, 'email': email}
-        for id_, username, email in rows.all()
-    ]
-
-
-def ensure_own_account(current_user: User | Row, user_id: int) -> None:
-    if current_user.id != user_id:
+def ensure_own_account(caller_id: int, user_id: int) -> None:
+    if caller_id != user_id:
         raise HTTPException(
             status_code=HTTPStatus.FORBIDDEN, detail='Not enough permissions'
         )
@@ -111,15 +84,6 @@ async def commit_account_changes(session: AsyncSession) -> None:
     except IntegrityError:
         await session.rollback()
         raise UPDATE_CONFLICT
-
-
-async def delete_account(user_id: int, *, session: AsyncSession) -> dict:
-    # Todos first: the database cascades too, but only where foreign keys
-    # are enforced (SQLite needs a PRAGMA that a test engine may lack).
-    await session.execute(delete(Todo).where(Todo.user_id == user_id))
-    await session.execute(delete(User).where(User.id == user_id))
-    await session.commit()
-    return {'message': 'User deleted'}
 
 
 @router.post(
@@ -167,11 +131,11 @@ async def create_user(user: UserSchema, session: Session):
 async def read_users(
     session: Session, filter_users: Annotated[FilterPage, Query()]
 ):
-    rows = await session.execute(
-        USERS_PAGE_QUERY,
-        {'offset': filter_users.offset, 'limit': filter_users.limit},
+    # Plain dicts: pydantic validates them several times faster than rows.
+    users = await users_page(
+        session=session, offset=filter_users.offset, limit=filter_users.limit
     )
-    return {'users': public_users(rows)}
+    return {'users': users}
 
 
 # The /me routes come before /{user_id}, which would take 'me' for an id.
@@ -204,7 +168,8 @@ async def update_own_profile(
 
 @router.delete('/me', response_model=Message, responses=OWN_ACCOUNT_ERRORS)
 async def delete_own_account(session: Session, current_user: Caller):
-    return await delete_account(current_user.id, session=session)
+    await delete_account(session=session, user_id=current_user.id)
+    return {'message': 'User deleted'}
 
 
 @router.put(
@@ -230,7 +195,7 @@ async def change_password(
     current_user.password = await get_password_hash_async(
         passwords.new_password
     )
-    rotate_token_key(current_user)
+    await end_every_session(session=session, user=current_user)
     await session.commit()
     return issue_access_token(current_user)
 
@@ -242,13 +207,12 @@ async def change_password(
     responses=error_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.NOT_FOUND),
 )
 async def read_user(user_id: ResourceId, session: Session):
-    rows = await session.execute(USER_QUERY, {'user_id': user_id})
-    found = public_users(rows)
-    if not found:
+    found = await public_user(session=session, user_id=user_id)
+    if found is None:
         raise HTTPException(
             status_code=HTTPStatus.NOT_FOUND, detail='User not found'
         )
-    return found[0]
+    return found._asdict()
 
 
 @router.put('/{user_id}', response_model=UserPublic, responses=UPDATE_ERRORS)
@@ -258,14 +222,14 @@ async def update_user(
     session: Session,
     current_user: CurrentUser,
 ):
-    ensure_own_account(current_user, user_id)
+    ensure_own_account(current_user.id, user_id)
     await ensure_available_for(
         current_user, session=session, username=user.username, email=user.email
     )
     await release_connection(session)
     # A new password revokes the tokens issued so far; the same one not.
     if not await verify_password_async(user.password, current_user.password):
-        rotate_token_key(current_user)
+        await end_every_session(session=session, user=current_user)
     current_user.username = user.username
     current_user.email = user.email
     current_user.password = await get_password_hash_async(user.password)
@@ -277,5 +241,6 @@ async def update_user(
 async def delete_user(
     user_id: ResourceId, session: Session, current_user: Caller
 ):
-    ensure_own_account(current_user, user_id)
-    return await delete_account(user_id, session=session)
+    ensure_own_account(current_user.id, user_id)
+    await delete_account(session=session, user_id=user_id)
+    return {'message': 'User deleted'}
