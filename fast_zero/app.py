@@ -5,7 +5,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
 
-from fast_zero.database import engine
+from fast_zero import hashing
+from fast_zero.database import build_engine, build_session_factory
 from fast_zero.errors import (
     EXCEPTION_HANDLERS,
     ConcretePathsFirst,
@@ -18,9 +19,35 @@ from fast_zero.settings import settings
 
 
 @asynccontextmanager
-async def lifespan(_app: FastAPI):
-    yield
-    await engine.dispose()
+async def lifespan(app: FastAPI):
+    """Give the app its engine, session factory and hashing pool.
+
+    An engine or session factory a caller (a test fixture) set on
+    `app.state` first is used as it is, and left to that caller. Nothing
+    here touches the database, so the app always starts (course readers'
+    tests run the lifespan before they override `get_session`).
+    """
+    state = app.state
+    engine = factory = None
+    if getattr(state, 'engine', None) is None:
+        state.engine = engine = build_engine(settings.DATABASE_URL)
+    if getattr(state, 'session_factory', None) is None:
+        state.session_factory = factory = build_session_factory(state.engine)
+    pool = hashing.start_hashing_pool()
+    try:
+        yield
+    finally:
+        await hashing.stop_hashing_pool(pool)
+        # Only what this lifespan built, and only if still the app's.
+        if (
+            factory is not None
+            and getattr(state, 'session_factory', None) is factory
+        ):
+            del state.session_factory
+        if engine is not None:
+            await engine.dispose()
+            if getattr(state, 'engine', None) is engine:
+                del state.engine
 
 
 app = FastAPI(

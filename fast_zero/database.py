@@ -1,8 +1,14 @@
-"""The process's database engine and the `get_session` dependency."""
+"""Engines for the service and the `get_session` dependency.
+
+The app's engine and session factory live on `app.state` (`engine`,
+`session_factory`), set by its lifespan (fast_zero/app.py) unless a
+caller, such as a test fixture, set them first. Code that opens a
+session outside a request takes it from there.
+"""
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -93,12 +99,15 @@ def build_sqlite_engine(url: str, *, pooled: bool) -> AsyncEngine:
     return engine
 
 
-engine = build_engine(settings.DATABASE_URL)
-async_session = async_sessionmaker(engine, expire_on_commit=False)
+def build_session_factory(engine: AsyncEngine) -> async_sessionmaker:
+    # Objects stay readable after a commit, without a lazy load (which an
+    # async session cannot do implicitly).
+    return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def get_session():
-    async with async_session() as session:
+async def get_session(request: Request):
+    """A session of the app's engine for the request, closed after it."""
+    async with request.app.state.session_factory() as session:
         yield session
 
 
@@ -113,3 +122,17 @@ async def release_connection(session: AsyncSession) -> None:
     Only for a session with nothing pending: it ends the transaction.
     """
     await session.commit()
+
+
+def __getattr__(name: str) -> AsyncEngine:
+    """`engine`: the course's module-level name, built on first use.
+
+    For code written against the course's `database.py` (e.g. a script
+    running its own queries); the app does not use it, but
+    `app.state.engine`. Whoever uses it disposes of it.
+    """
+    if name != 'engine':
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    engine = build_engine(settings.DATABASE_URL)
+    globals()['engine'] = engine
+    return engine

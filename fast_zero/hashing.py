@@ -9,6 +9,9 @@ of logins cannot starve the event loop's thread of CPU either.
 The pool admits only as many jobs as it has threads plus a short queue; a
 request beyond that gets 503 at once, rather than every request waiting
 longer and longer behind an unbounded queue.
+
+The app's lifespan starts a pool and shuts it down at exit; hashing
+outside a lifespan (a script, a test) starts one on first use.
 """
 
 import asyncio
@@ -80,6 +83,7 @@ class HashingPool:
         # Taken without waiting on the event loop, given back by whichever
         # thread finishes (or cancels) the job.
         self._slots = threading.BoundedSemaphore(threads + queue_size)
+        self.closed = False
 
     async def run(self, function, *args):
         """Run `function(*args)` in a thread; HashingBusy if full."""
@@ -95,13 +99,31 @@ class HashingPool:
 
     def shutdown(self) -> None:
         """Cancel the waiting jobs, finish the running ones, stop."""
+        self.closed = True
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
-hashing_pool = HashingPool(
-    threads=settings.HASHING_THREADS,
-    queue_size=settings.hashing_queue_size,
-)
+# The pool hashing runs in: the running lifespan's, or one started on
+# first use outside a lifespan.
+hashing_pool: HashingPool | None = None
+
+
+def start_hashing_pool() -> HashingPool:
+    """A fresh pool, from now on the one hashing runs in."""
+    global hashing_pool  # noqa: PLW0603 (the process's one current pool)
+    hashing_pool = HashingPool(
+        threads=settings.HASHING_THREADS,
+        queue_size=settings.hashing_queue_size,
+    )
+    return hashing_pool
+
+
+async def stop_hashing_pool(pool: HashingPool) -> None:
+    """Shut `pool` down without blocking the loop (running jobs finish)."""
+    global hashing_pool  # noqa: PLW0603
+    if hashing_pool is pool:
+        hashing_pool = None
+    await asyncio.to_thread(pool.shutdown)
 
 
 async def run_hashing(function, *args):
@@ -109,4 +131,7 @@ async def run_hashing(function, *args):
 
     Raises HashingBusy (answered 503) when the pool is full.
     """
-    return await hashing_pool.run(function, *args)
+    pool = hashing_pool
+    if pool is None or pool.closed:
+        pool = start_hashing_pool()
+    return await pool.run(function, *args)

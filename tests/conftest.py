@@ -9,17 +9,22 @@ from fastapi.testclient import TestClient
 from httpx2 import ASGITransport, AsyncClient
 from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
-from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.pool import NullPool
 
 from fast_zero import login_limits
 from fast_zero.app import app
-from fast_zero.database import build_engine, get_session
+from fast_zero.database import (
+    build_engine,
+    build_session_factory,
+    get_session,
+)
 from fast_zero.models import table_registry
 from fast_zero.security import get_password_hash
 from tests.factories import UserFactory
 
 FULL_RUN_MIN_BRANCH_COVERAGE = 95
 TEST_DATABASE_URL = os.environ.get('TEST_DATABASE_URL')
+IN_MEMORY_DATABASE_URL = 'sqlite+aiosqlite:///:memory:'
 TABLES = ', '.join(t.name for t in table_registry.metadata.sorted_tables)
 
 
@@ -50,7 +55,8 @@ def fresh_login_limiter(monkeypatch):
 
 @pytest_asyncio.fixture
 async def session():
-    """A fresh, empty database per test.
+    """A fresh, empty database per test, on an engine from `build_engine`
+    (the service's driver and connection set-up, foreign keys enforced).
 
     In-memory SQLite by default; with TEST_DATABASE_URL set (PostgreSQL),
     that database's tables emptied and their identities reset, since other
@@ -64,11 +70,7 @@ async def session():
                 text(f'TRUNCATE {TABLES} RESTART IDENTITY CASCADE')
             )
     else:
-        engine = create_async_engine(
-            'sqlite+aiosqlite:///:memory:',
-            connect_args={'check_same_thread': False},
-            poolclass=StaticPool,
-        )
+        engine = build_engine(IN_MEMORY_DATABASE_URL)
         async with engine.begin() as conn:
             await conn.run_sync(table_registry.metadata.create_all)
 
@@ -104,33 +106,36 @@ async def fresh_database_url(tmp_path):
     await admin.dispose()
 
 
+@contextmanager
+def app_on_engine_of(session):
+    """The app on the test's engine: what its lifespan would have built
+    (`app.state`), and every request served the test's own `session`."""
+    app.state.engine = session.bind
+    app.state.session_factory = build_session_factory(session.bind)
+    app.dependency_overrides[get_session] = lambda: session
+    try:
+        yield
+    finally:
+        app.dependency_overrides.clear()
+        del app.state.engine, app.state.session_factory
+
+
 @pytest.fixture
 def client(session):
-    def get_session_override():
-        return session
-
-    with TestClient(app) as client:
-        app.dependency_overrides[get_session] = get_session_override
+    with app_on_engine_of(session), TestClient(app) as client:
         yield client
-
-    app.dependency_overrides.clear()
 
 
 @pytest_asyncio.fixture
 async def async_client(session):
     """An httpx client on the app's own loop, for concurrent requests."""
-
-    def get_session_override():
-        return session
-
-    app.dependency_overrides[get_session] = get_session_override
-    async with app.router.lifespan_context(app):
-        transport = ASGITransport(app=app)
-        async with AsyncClient(
-            transport=transport, base_url='http://test'
-        ) as client:
-            yield client
-    app.dependency_overrides.clear()
+    with app_on_engine_of(session):
+        async with app.router.lifespan_context(app):
+            transport = ASGITransport(app=app)
+            async with AsyncClient(
+                transport=transport, base_url='http://test'
+            ) as client:
+                yield client
 
 
 async def create_user(session, **fields):

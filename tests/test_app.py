@@ -134,25 +134,6 @@ def test_cors_refuses_another_origin(cors_client):
     assert 'access-control-allow-origin' not in response.headers
 
 
-class RecordingEngine:
-    def __init__(self):
-        self.disposed = False
-
-    async def dispose(self):
-        self.disposed = True
-
-
-@pytest.mark.asyncio
-async def test_lifespan_disposes_the_engine_on_shutdown(monkeypatch):
-    engine = RecordingEngine()
-    monkeypatch.setattr('fast_zero.app.engine', engine)
-
-    async with app.router.lifespan_context(app):
-        assert engine.disposed is False
-
-    assert engine.disposed is True
-
-
 # Routing: each router skips paths outside its prefix at once
 
 

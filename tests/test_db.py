@@ -3,17 +3,16 @@ from dataclasses import asdict
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool, StaticPool
 
-from fast_zero import database
-from fast_zero.database import build_engine, get_session
+from fast_zero.database import build_engine
 from fast_zero.fair_pool import FairAsyncQueuePool
-from fast_zero.models import User
+from fast_zero.models import Todo, User
 from fast_zero.settings import settings
-from tests.factories import UserFactory
+from tests.conftest import TEST_DATABASE_URL
+from tests.factories import TodoFactory, UserFactory
 
 
 @pytest.mark.asyncio
@@ -78,15 +77,43 @@ async def test_duplicate_field_violates_unique_constraint(session, field):
     await session.rollback()
 
 
+async def driver_connection_class(connection):
+    raw = await connection.get_raw_connection()
+    return type(raw.dbapi_connection)
+
+
 @pytest.mark.asyncio
-async def test_get_session_yields_a_session_of_the_app_engine():
-    sessions = get_session()
+async def test_session_fixture_runs_on_the_services_driver(session):
+    url = session.bind.url.render_as_string(hide_password=False)
+    service_engine = build_engine(url, pooled=False)
+    async with service_engine.connect() as conn:
+        service_class = await driver_connection_class(conn)
+    await service_engine.dispose()
 
-    session = await anext(sessions)
+    tested_class = await driver_connection_class(await session.connection())
 
-    assert isinstance(session, AsyncSession)
-    assert session.bind is database.engine
-    await sessions.aclose()
+    assert tested_class is service_class
+
+
+@pytest.mark.skipif(
+    TEST_DATABASE_URL is not None, reason='a SQLite setting (PRAGMA)'
+)
+@pytest.mark.asyncio
+async def test_session_fixture_enforces_foreign_keys_on_sqlite(session):
+    foreign_keys = await session.scalar(text('PRAGMA foreign_keys'))
+
+    assert foreign_keys == 1
+
+
+@pytest.mark.asyncio
+async def test_a_todo_of_no_user_violates_its_foreign_key(session):
+    session.add(TodoFactory(user_id=404))
+
+    with pytest.raises(IntegrityError):
+        await session.commit()
+    await session.rollback()
+
+    assert await session.scalar(select(func.count()).select_from(Todo)) == 0
 
 
 @pytest.mark.asyncio
