@@ -119,8 +119,11 @@ async def release_connection(session: AsyncSession) -> None:
 
     For a request about to wait on something slow that needs no database
     (password hashing): the few pooled connections serve others meanwhile.
-    Only for a session with nothing pending: it ends the transaction.
+    It ends the transaction, so it refuses a session with pending changes
+    rather than commit them unasked.
     """
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError('release_connection: the session has changes')
     await session.commit()
 
 

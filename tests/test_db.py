@@ -7,12 +7,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool, StaticPool
 
-from fast_zero.database import build_engine
+from fast_zero.database import build_engine, release_connection
 from fast_zero.fair_pool import FairAsyncQueuePool
 from fast_zero.models import Todo, User
 from fast_zero.settings import settings
 from tests.conftest import TEST_DATABASE_URL
 from tests.factories import TodoFactory, UserFactory
+from tests.helpers import read_user_row
 
 
 @pytest.mark.asyncio
@@ -114,6 +115,41 @@ async def test_a_todo_of_no_user_violates_its_foreign_key(session):
     await session.rollback()
 
     assert await session.scalar(select(func.count()).select_from(Todo)) == 0
+
+
+@pytest.mark.asyncio
+async def test_release_connection_ends_an_unchanged_sessions_transaction(
+    session, user
+):
+    await session.scalar(select(User).where(User.id == user.id))
+
+    await release_connection(session)
+
+    assert not session.in_transaction()
+    assert user.username == (await read_user_row(session, user.id)).username
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize('change', ['new', 'dirty', 'deleted'])
+async def test_release_connection_refuses_pending_changes(
+    session, user, change
+):
+    user_id = user.id
+    if change == 'new':
+        session.add(UserFactory())
+    elif change == 'dirty':
+        user.username = 'renamed'
+    else:
+        await session.delete(user)
+
+    with pytest.raises(RuntimeError, match='the session has changes'):
+        await release_connection(session)
+    await session.rollback()
+
+    stored = await read_user_row(session, user_id)
+    assert stored is not None
+    assert stored.username != 'renamed'
+    assert await session.scalar(select(func.count()).select_from(User)) == 1
 
 
 @pytest.mark.asyncio
