@@ -131,7 +131,6 @@ async def create_user(user: UserSchema, session: Session):
 async def read_users(
     session: Session, filter_users: Annotated[FilterPage, Query()]
 ):
-    # Plain dicts: pydantic validates them several times faster than rows.
     users = await users_page(
         session=session, offset=filter_users.offset, limit=filter_users.limit
     )
