@@ -27,7 +27,8 @@ from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urlencode
 
-import run as bench  # bench/run.py: the same database set-up
+import seeding  # the same database set-up as `task bench`
+from environment import REPO_ROOT, fail, server_env
 
 ROUTES = {
     'root': ('GET', '/', ''),
@@ -96,7 +97,7 @@ async def log_in(app, email: str, password: str) -> str:
     request = ('POST', '/auth/token', '', headers)
     status, body = await call(app, request, form)
     if status != HTTPStatus.OK:
-        bench.fail(f'login failed: {status} {body!r}')
+        fail(f'login failed: {status} {body!r}')
     return json.loads(body)['access_token']
 
 
@@ -161,13 +162,13 @@ def main(argv=None) -> None:
     workdir = Path(tempfile.mkdtemp(prefix='fast_zero-inprocess-'))
     try:
         database_url = f'sqlite+aiosqlite:///{workdir / "bench.db"}'
-        env = bench.server_env(database_url)
-        bench.migrate(env)
-        seed = bench.seed_database(database_url, env, workdir)
+        env = server_env(database_url)
+        seeding.migrate(env)
+        seed = seeding.seed_database(database_url, env, workdir)
         # As the bench's server: its settings, and no `.env` read.
         os.environ.update(env)
         os.chdir(workdir)
-        sys.path.insert(0, str(bench.REPO_ROOT))
+        sys.path.insert(0, str(REPO_ROOT))
         run_loop(serve(seed, args))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -3,7 +3,8 @@
 For tests that need real connections, real concurrency and a process that
 can be killed: migrations through the `alembic` command, the server through
 the `uvicorn` command, both on the given database and the environment of
-the tests (cheap Argon2, from tests/__init__.py).
+the tests (cheap Argon2, from tests/__init__.py). `UvicornProcess` and
+`stop_process` also start and stop `task bench`'s servers (bench/).
 """
 
 import os
@@ -64,18 +65,46 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class LiveServer:
-    """One uvicorn process on a free port, its stderr kept in a file.
+def stop_process(process: subprocess.Popen) -> None:
+    """Shut down as `docker stop` would: SIGTERM, SIGKILL if it hangs."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=SHUTDOWN_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
-    Every start writes to the same log, so `first_alarm` covers the server's
-    whole life, restarts included. `settings`: environment variables read
-    by Settings, over the tests' own.
+
+class UvicornProcess:
+    """`uvicorn app` on a free port of 127.0.0.1, its output in a log file.
+
+    The process helper of the live-server tests and of `task bench`:
+    `options` go to uvicorn after the host, port and `--no-access-log`;
+    `prefix` comes before the interpreter (`taskset -c 0`). The process
+    runs in a session of its own, so a Ctrl-C reaches only the caller,
+    which stops it. Every start appends to the same log.
     """
 
-    def __init__(self, database_url: str, log_path: Path, *, settings: dict):
-        self.database_url = database_url
+    def __init__(  # noqa: PLR0913 (a command line has that many parts)
+        self,
+        app: str,
+        *,
+        env: dict,
+        cwd: Path,
+        log_path: Path,
+        options: tuple = (),
+        prefix: tuple = (),
+        startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+    ):
+        self.app = app
+        self.env = env
+        self.cwd = cwd
         self.log_path = log_path
-        self.settings = settings
+        self.options = options
+        self.prefix = prefix
+        self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
         self.base_url = ''
 
@@ -85,25 +114,30 @@ class LiveServer:
         with self.log_path.open('ab') as log:
             self.process = subprocess.Popen(
                 [
+                    *self.prefix,
                     sys.executable,
                     '-m',
                     'uvicorn',
-                    'fast_zero.app:app',
+                    self.app,
                     '--host',
                     '127.0.0.1',
                     '--port',
                     str(port),
                     '--no-access-log',
+                    *self.options,
                 ],
-                cwd=REPO_ROOT,
-                env=server_environment(self.database_url, self.settings),
-                stdout=subprocess.DEVNULL,
-                stderr=log,
+                cwd=self.cwd,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.wait_until_answering()
 
     def wait_until_answering(self) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        """Poll GET / until it answers; RuntimeError with the log if the
+        process exits or the time runs out."""
+        deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(
@@ -117,7 +151,7 @@ class LiveServer:
                 time.sleep(POLL_INTERVAL_SECONDS)
         self.kill()
         raise RuntimeError(
-            f'uvicorn did not answer within {STARTUP_TIMEOUT_SECONDS} s:\n'
+            f'uvicorn did not answer within {self.startup_timeout} s:\n'
             f'{self.log()}'
         )
 
@@ -127,17 +161,28 @@ class LiveServer:
         self.process.wait()
 
     def stop(self) -> None:
-        """Shut down as `docker stop` would: SIGTERM, SIGKILL if it hangs."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=SHUTDOWN_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.process is not None:
+            stop_process(self.process)
 
     def log(self) -> str:
         return self.log_path.read_text(errors='replace')
+
+
+class LiveServer(UvicornProcess):
+    """The service on `database_url`, in the environment of the tests.
+
+    `settings`: environment variables read by Settings, over the tests'
+    own. `first_alarm` covers the server's whole life, restarts included.
+    """
+
+    def __init__(self, database_url: str, log_path: Path, *, settings: dict):
+        super().__init__(
+            'fast_zero.app:app',
+            env=server_environment(database_url, settings),
+            cwd=REPO_ROOT,
+            log_path=log_path,
+        )
+        self.database_url = database_url
 
     def first_alarm(self) -> str:
         """The log from its first alarming line on, a screenful; '' if
