@@ -6,6 +6,10 @@ caller, such as a test fixture, set them first. Code that opens a
 session outside a request takes it from there.
 """
 
+import importlib
+import logging
+import os
+from types import ModuleType
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,11 +21,16 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, StaticPool
 
-from fast_zero import sqlite_driver
-from fast_zero.fair_pool import FairAsyncQueuePool
 from fast_zero.settings import settings
+
+logger = logging.getLogger(__name__)
+
+# Switches for measuring the project's SQLite driver and connection pool
+# against SQLAlchemy's own (bench/README.md); read only by build_engine.
+STOCK_SQLITE_DRIVER = 'FAST_ZERO_STOCK_SQLITE_DRIVER'
+STOCK_POOL = 'FAST_ZERO_STOCK_POOL'
 
 
 def is_sqlite(url: str) -> bool:
@@ -50,6 +59,39 @@ def configure_sqlite(
         cursor.close()
 
 
+def project_component(name: str, switch: str) -> ModuleType | None:
+    """The module fast_zero.`name` (the one-hop SQLite driver, the fair
+    pool), or None for SQLAlchemy's own: when `switch` is set to 1, or,
+    with one WARNING, when the private internals it relies on are gone."""
+    if os.environ.get(switch) == '1':
+        return None
+    try:
+        module = importlib.import_module(f'fast_zero.{name}')
+    except (ImportError, AttributeError) as error:  # a base class is gone
+        missing = [str(error)]
+    else:
+        missing = module.missing_internals()
+    if missing:
+        logger.warning(
+            "fast_zero/%s.py is off, SQLAlchemy's own is used instead: "
+            'the installed SQLAlchemy or aiosqlite changed %s',
+            name,
+            '; '.join(missing),
+        )
+        return None
+    return module
+
+
+def pool_class() -> type:
+    fair_pool = project_component('fair_pool', STOCK_POOL)
+    return fair_pool.FairAsyncQueuePool if fair_pool else AsyncAdaptedQueuePool
+
+
+def sqlite_driver_options() -> dict:
+    sqlite_driver = project_component('sqlite_driver', STOCK_SQLITE_DRIVER)
+    return {'module': sqlite_driver.dbapi()} if sqlite_driver else {}
+
+
 def build_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
     """An engine for `url`, with the options its backend needs.
 
@@ -71,7 +113,7 @@ def build_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
         )
     return create_async_engine(
         url,
-        poolclass=FairAsyncQueuePool,
+        poolclass=pool_class(),
         pool_size=settings.DATABASE_POOL_SIZE,
         max_overflow=settings.DATABASE_MAX_OVERFLOW,
         pool_pre_ping=settings.DATABASE_POOL_PRE_PING,
@@ -84,17 +126,18 @@ def build_sqlite_engine(url: str, *, pooled: bool) -> AsyncEngine:
     # Few connections: SQLite answers from one core, and each connection is
     # a thread of its own; more of them only compete for it (measured with
     # `task bench`: 2 beat 4, 8 and SQLAlchemy's default 5 + 10 overflow).
-    options = {
-        'poolclass': FairAsyncQueuePool,
-        'pool_size': settings.SQLITE_POOL_SIZE,
-        'max_overflow': 0,
-    }
-    if not pooled:
-        options = {'poolclass': NullPool}
     if make_url(url).database in {None, '', ':memory:'}:
         # One shared connection, or every checkout sees another empty DB.
         options = {'poolclass': StaticPool}
-    engine = create_async_engine(url, module=sqlite_driver.dbapi(), **options)
+    elif not pooled:
+        options = {'poolclass': NullPool}
+    else:
+        options = {
+            'poolclass': pool_class(),
+            'pool_size': settings.SQLITE_POOL_SIZE,
+            'max_overflow': 0,
+        }
+    engine = create_async_engine(url, **sqlite_driver_options(), **options)
     configure_sqlite(engine, settings.SQLITE_BUSY_TIMEOUT_MS)
     return engine
 

@@ -8,12 +8,15 @@ This adapter runs the whole statement in one call, and skips the commit or
 rollback when SQLite has no transaction open (reads do not open one).
 Passed to the engine as its DBAPI module (`module=`).
 
-It leans on two private attributes of aiosqlite's Connection (`_execute`,
-`_conn`), as SQLAlchemy's own adapter does; the versions it was built for
-are pinned in pyproject.toml and the whole test suite runs through it.
+It subclasses SQLAlchemy's aiosqlite adapter classes and leans on private
+attributes of them and of aiosqlite's Connection (`_execute`, `_conn`,
+`_connection`), as SQLAlchemy's own adapter does. `missing_internals`
+names what it relies on: `build_engine` falls back to SQLAlchemy's adapter
+when any of it is gone, and a test fails on a release that changed it.
 """
 
 import collections
+import inspect
 import sqlite3
 from typing import Any
 
@@ -133,3 +136,90 @@ class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
 
 def dbapi() -> OneHopDBAPI:
     return OneHopDBAPI(aiosqlite, sqlite3)
+
+
+def slots(cls: type) -> set:
+    """Every `__slots__` name of a class and its bases."""
+    return {
+        name
+        for klass in cls.__mro__
+        for name in getattr(klass, '__slots__', ())
+    }
+
+
+def parameters(owner, name: str) -> list:
+    """The parameter names of `owner.name`; [] if it is gone."""
+    function = getattr(owner, name, None)
+    return list(inspect.signature(function).parameters) if function else []
+
+
+def names_used(owner, name: str) -> set:
+    """Global and attribute names the code of `owner.name` refers to."""
+    code = getattr(getattr(owner, name, None), '__code__', None)
+    return set(code.co_names) if code else set()
+
+
+def missing_internals() -> list[str]:
+    """What of SQLAlchemy's adapter and aiosqlite this module needs and does
+    not find: empty when the one-hop driver works as designed."""
+    cursor = AsyncAdapt_aiosqlite_cursor
+    connection = AsyncAdapt_aiosqlite_connection
+    checks = [
+        (
+            parameters(cursor, '_execute_async')
+            == ['self', 'operation', 'parameters'],
+            'AsyncAdapt_aiosqlite_cursor._execute_async(self, operation, '
+            'parameters)',
+        ),
+        (
+            parameters(cursor, '_executemany_async')
+            == ['self', 'operation', 'seq_of_parameters'],
+            'AsyncAdapt_aiosqlite_cursor._executemany_async(self, '
+            'operation, seq_of_parameters)',
+        ),
+        (
+            '_execute_async' in names_used(cursor, 'execute')
+            and '_executemany_async' in names_used(cursor, 'executemany'),
+            'AsyncAdapt_aiosqlite_cursor.execute/executemany awaiting '
+            '_execute_async/_executemany_async',
+        ),
+        (
+            callable(getattr(cursor, '_async_soft_close', None)),
+            'AsyncAdapt_aiosqlite_cursor._async_soft_close',
+        ),
+        (
+            {
+                '_adapt_connection',
+                '_connection',
+                '_cursor',
+                '_rows',
+                '_soft_closed_memoized',
+            }
+            <= slots(cursor),
+            'the slots _adapt_connection, _connection, _cursor, _rows and '
+            '_soft_closed_memoized of AsyncAdapt_aiosqlite_cursor',
+        ),
+        (
+            '_execute_mutex' in slots(connection)
+            and '_cursor_cls' in names_used(connection, 'cursor'),
+            'AsyncAdapt_aiosqlite_connection._execute_mutex, and cursor() '
+            'building _cursor_cls',
+        ),
+        (
+            inspect.iscoroutinefunction(
+                getattr(aiosqlite.Connection, '_execute', None)
+            )
+            and parameters(aiosqlite.Connection, '_execute')
+            == ['self', 'fn', 'args', 'kwargs'],
+            'async aiosqlite.Connection._execute(self, fn, *args, **kwargs)',
+        ),
+        (
+            isinstance(
+                inspect.getattr_static(aiosqlite.Connection, '_conn', None),
+                property,
+            )
+            and '_connection' in names_used(aiosqlite.Connection, '__init__'),
+            'aiosqlite.Connection._conn and ._connection',
+        ),
+    ]
+    return [what for present, what in checks if not present]
