@@ -17,6 +17,7 @@ that changed it.
 import asyncio
 import inspect
 from collections import deque
+from collections.abc import Callable
 
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 from sqlalchemy.util import queue as sqlalchemy_queue
@@ -97,7 +98,7 @@ class FairAsyncQueuePool(AsyncAdaptedQueuePool):
     _queue_class = FairQueue
 
 
-def names_used(function) -> set:
+def names_used(function: Callable[..., object]) -> set[str]:
     """Global and attribute names a function's code refers to."""
     return set(function.__code__.co_names)
 

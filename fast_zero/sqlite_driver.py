@@ -138,7 +138,7 @@ def dbapi() -> OneHopDBAPI:
     return OneHopDBAPI(aiosqlite, sqlite3)
 
 
-def slots(cls: type) -> set:
+def slots(cls: type) -> set[str]:
     """Every `__slots__` name of a class and its bases."""
     return {
         name
@@ -147,13 +147,13 @@ def slots(cls: type) -> set:
     }
 
 
-def parameters(owner, name: str) -> list:
+def parameters(owner: object, name: str) -> list[str]:
     """The parameter names of `owner.name`; [] if it is gone."""
     function = getattr(owner, name, None)
     return list(inspect.signature(function).parameters) if function else []
 
 
-def names_used(owner, name: str) -> set:
+def names_used(owner: object, name: str) -> set[str]:
     """Global and attribute names the code of `owner.name` refers to."""
     code = getattr(getattr(owner, name, None), '__code__', None)
     return set(code.co_names) if code else set()
