@@ -5,8 +5,11 @@ measure of record. No HTTP server and no load generator: the event loop
 (uvloop, as uvicorn uses) calls the ASGI app directly, `--concurrency`
 requests at a time, on a database migrated and seeded as `task bench`
 seeds it. Prints the CPU time per request in microseconds (the whole
-process, SQLite's threads included), the best of `--repeat` rounds. Pin it
-to one core (`taskset -c 0 python bench/inprocess.py`) to match the bench.
+process, SQLite's threads included), the best of `--repeat` rounds, and the
+median over the rounds of each round's p50 and p99 wall-clock latency
+(how the connection pool shares its few connections among `--concurrency`
+requests shows there). Pin it to one core (`taskset -c 0 python
+bench/inprocess.py`) to match the bench.
 
 `--profile KEY` prints cProfile's busiest functions for one route (the
 counts of coroutines and greenlets are resumptions, not calls).
@@ -19,6 +22,7 @@ import json
 import os
 import pstats
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -101,20 +105,29 @@ async def log_in(app, email: str, password: str) -> str:
     return json.loads(body)['access_token']
 
 
-async def time_route(app, request: tuple, args) -> tuple[float, Counter]:
-    """CPU microseconds per request over one round, and the statuses."""
+async def time_route(app, request: tuple, args) -> tuple:
+    """One round: CPU microseconds per request, the statuses, and each
+    request's wall-clock latency in milliseconds."""
     statuses = Counter()
+    latencies = []
     per_client = args.requests // args.concurrency
 
     async def client():
         for _ in range(per_client):
+            sent = time.perf_counter()
             status, _body = await call(app, request)
+            latencies.append((time.perf_counter() - sent) * 1000)
             statuses[int(status)] += 1
 
     start = time.process_time()
     await asyncio.gather(*(client() for _ in range(args.concurrency)))
     spent = time.process_time() - start
-    return spent / (per_client * args.concurrency) * 1e6, statuses
+    return spent / (per_client * args.concurrency) * 1e6, statuses, latencies
+
+
+def percentile(values: list, fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 async def measure(app, seed, args) -> None:
@@ -127,9 +140,16 @@ async def measure(app, seed, args) -> None:
         rounds = [
             await time_route(app, request, args) for _ in range(args.repeat)
         ]
-        best = min(micros for micros, _ in rounds)
-        statuses = sum((counts for _, counts in rounds), Counter())
-        print(f'{key:10} {best:8.1f} us/request  statuses {dict(statuses)}')
+        best = min(micros for micros, _, _ in rounds)
+        statuses = sum((counts for _, counts, _ in rounds), Counter())
+        p50, p99 = (
+            statistics.median(percentile(times, q) for _, _, times in rounds)
+            for q in (0.50, 0.99)
+        )
+        print(
+            f'{key:10} {best:8.1f} us/request  latency p50 {p50:7.1f} ms '
+            f'p99 {p99:7.1f} ms  statuses {dict(statuses)}'
+        )
     if args.profile:
         method, path, query = ROUTES[args.profile]
         request = (method, path.format(other_id=seed.ids[1]), query, headers)
