@@ -115,3 +115,22 @@ async def test_switch_selects_the_stock_adapter_without_a_warning(
     assert value == 1
     assert not isinstance(adapted, sqlite_driver.OneHopConnection)
     assert caplog.records == []
+
+
+@pytest.mark.asyncio
+async def test_one_hop_driver_runs_executemany_and_fetchmany(tmp_path):
+    engine = build_engine(f'sqlite+aiosqlite:///{tmp_path / "app.db"}')
+
+    async with engine.begin() as connection:
+        await connection.execute(text('CREATE TABLE t (n INTEGER)'))
+        inserted = await connection.execute(
+            text('INSERT INTO t (n) VALUES (:n)'), [{'n': 1}, {'n': 2}]
+        )
+        result = await connection.execute(text('SELECT n FROM t ORDER BY n'))
+        first = result.fetchmany()
+        rest = result.fetchall()
+    await engine.dispose()
+
+    assert inserted.rowcount == len([1, 2])
+    assert first == [(1,)]
+    assert rest == [(2,)]
