@@ -4,7 +4,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from http import HTTPStatus
 from typing import Annotated, Protocol
@@ -85,7 +85,7 @@ def create_access_token(
     """A signed JWT with `data`, `iat` and `exp`: 30 min away by default,
     never past `not_after`."""
     to_encode = data.copy()
-    now = datetime.now(tz=timezone.utc)
+    now = datetime.now(tz=UTC)
     expire = now + timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES)
     if not_after is not None:
         expire = min(expire, not_after)
@@ -130,7 +130,7 @@ def issue_access_token(
     `auth_time` is the password login a refreshed token descends from;
     no token outlives it by more than SESSION_MAX_AGE.
     """
-    auth_time = auth_time or datetime.now(tz=timezone.utc)
+    auth_time = auth_time or datetime.now(tz=UTC)
     claims = {
         'sub': str(user.id),
         'key': user.token_key,
@@ -171,7 +171,8 @@ def verified_claims(token: str, key: str, algorithm: str) -> TokenClaims:
             },
         )
     except jwt.InvalidTokenError:
-        raise credentials_exception
+        # One uniform 401: nothing about why the token failed rides along.
+        raise credentials_exception from None
     subject, token_key = payload['sub'], payload.get('key')
     issued_at, expires_at = payload['iat'], payload['exp']
     auth_time = payload.get('auth_time', issued_at)
@@ -187,7 +188,7 @@ def verified_claims(token: str, key: str, algorithm: str) -> TokenClaims:
     return TokenClaims(
         user_id=int(subject),
         token_key=token_key,
-        auth_time=datetime.fromtimestamp(auth_time, tz=timezone.utc),
+        auth_time=datetime.fromtimestamp(auth_time, tz=UTC),
         issued_at=issued_at,
         expires_at=expires_at,
     )

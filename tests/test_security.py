@@ -3,7 +3,7 @@ import hashlib
 import hmac
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 
 import jwt
@@ -34,7 +34,7 @@ from tests.helpers import (
     put_self,
 )
 
-ISSUED_AT = datetime(2025, 1, 1, 12, tzinfo=timezone.utc)
+ISSUED_AT = datetime(2025, 1, 1, 12, tzinfo=UTC)
 OMITTED = object()
 OTHER_KEY = 'another-secret-key-of-a-decent-length-0123456789'
 
@@ -65,13 +65,11 @@ def forge_token(
 
 
 def in_an_hour() -> int:
-    return int(
-        (datetime.now(tz=timezone.utc) + timedelta(hours=1)).timestamp()
-    )
+    return int((datetime.now(tz=UTC) + timedelta(hours=1)).timestamp())
 
 
 def now() -> int:
-    return int(datetime.now(tz=timezone.utc).timestamp())
+    return int(datetime.now(tz=UTC).timestamp())
 
 
 def valid_claims(user) -> dict:
@@ -153,9 +151,7 @@ def test_decode_token_returns_the_id_key_and_login_time(user_id):
 
     assert claims.user_id == user_id
     assert claims.token_key == 'k' * 32
-    assert claims.auth_time == datetime.fromtimestamp(
-        1_700_000_000, tz=timezone.utc
-    )
+    assert claims.auth_time == datetime.fromtimestamp(1_700_000_000, tz=UTC)
 
 
 def test_decode_token_without_auth_time_takes_the_issue_time():

@@ -1,6 +1,6 @@
 """Token lifetime: refresh, the session limit, logout and revocation."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 
 import jwt
@@ -21,7 +21,7 @@ from tests.helpers import (
     put_self,
 )
 
-LOGIN_AT = datetime(2025, 1, 1, 12, tzinfo=timezone.utc)
+LOGIN_AT = datetime(2025, 1, 1, 12, tzinfo=UTC)
 REFRESH_EVERY = timedelta(minutes=25)
 
 
@@ -146,7 +146,7 @@ def test_refresh_chain_never_outlives_the_session_max_age(client, user):
         while True:
             clock.tick(REFRESH_EVERY)
             response = refresh(client, token)
-            if datetime.now(tz=timezone.utc) >= session_end:
+            if datetime.now(tz=UTC) >= session_end:
                 break
             assert_token_answer(response)
             token = response.json()['access_token']

@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated
 
@@ -76,7 +76,7 @@ async def login_for_access_token(
 async def refresh_access_token(user: Caller, claims: TokenClaimsDep):
     """A fresh token, never beyond SESSION_MAX_AGE from the login."""
     session_end = claims.auth_time + settings.SESSION_MAX_AGE
-    if datetime.now(tz=timezone.utc) >= session_end:
+    if datetime.now(tz=UTC) >= session_end:
         raise credentials_exception
     return issue_access_token(user, auth_time=claims.auth_time)
 

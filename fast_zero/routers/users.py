@@ -83,7 +83,8 @@ async def commit_account_changes(session: AsyncSession) -> None:
         await session.commit()
     except IntegrityError:
         await session.rollback()
-        raise UPDATE_CONFLICT
+        # The 409 is the answer, not a failure: no chain to keep.
+        raise UPDATE_CONFLICT from None
 
 
 @router.post(
@@ -118,7 +119,7 @@ async def create_user(user: UserSchema, session: Session):
         # Another sign-up took the name or email since our check.
         await session.rollback()
         await raise_if_taken()
-        raise UPDATE_CONFLICT
+        raise UPDATE_CONFLICT from None
     return db_user
 
 
