@@ -18,7 +18,7 @@ import hmac
 from functools import cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import bindparam, delete, or_, select, text
+from sqlalchemy import Select, Table, bindparam, delete, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # pydantic reads TypedDicts (TodoPage) only from typing_extensions before
@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     from fast_zero.schemas import FilterTodo
     from fast_zero.security import TokenClaims
 
-users = User.__table__
-todos = Todo.__table__
+# mypy cannot see the `__table__` that mapping adds to a dataclass.
+users: Table = User.__table__  # type: ignore[attr-defined]
+todos: Table = Todo.__table__  # type: ignore[attr-defined]
 
 
 class Caller(NamedTuple):
@@ -210,7 +211,9 @@ LIKE_ESCAPE = '/'
 
 
 @cache
-def todo_page_query(*, title: bool, description: bool, state: bool):
+def todo_page_query(
+    *, title: bool, description: bool, state: bool
+) -> Select[int, str, str, str]:
     """The list query for one combination of filters (built once each).
 
     It also checks the token's key (joining the user), so a page with

@@ -5,6 +5,7 @@ from enum import Enum
 from sqlalchemy import ForeignKey, Index, MetaData, func
 from sqlalchemy.orm import (
     Mapped,
+    mapped_as_dataclass,
     mapped_column,
     raiseload,
     registry,
@@ -40,7 +41,7 @@ class TodoState(str, Enum):  # noqa: UP042
     trash = 'trash'
 
 
-@table_registry.mapped_as_dataclass
+@mapped_as_dataclass(table_registry)
 class User:
     __tablename__ = 'users'
     # Fetch server-made timestamps with RETURNING, so no attribute is left
@@ -71,7 +72,7 @@ class User:
     )
 
 
-@table_registry.mapped_as_dataclass
+@mapped_as_dataclass(table_registry)
 class Todo:
     __tablename__ = 'todos'
     # The list query filters on user_id and orders by id.
