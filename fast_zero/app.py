@@ -1,3 +1,4 @@
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 
@@ -19,7 +20,7 @@ from fast_zero.settings import settings
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI):
+async def lifespan(app: FastAPI) -> AsyncGenerator[None, None]:
     """Give the app its engine, session factory and hashing pool.
 
     An engine or session factory a caller (a test fixture) set on
@@ -59,12 +60,13 @@ document_error_answers(app)
 
 
 @app.get('/', status_code=HTTPStatus.OK, response_model=Message)
-async def read_root():
+async def read_root() -> dict:
     return {'message': 'Olá Mundo!'}
 
 
-@app.get('/exercicio-html', response_class=HTMLResponse)
-async def exercicio_html():
+# No response model: the annotation below is for the type checker only.
+@app.get('/exercicio-html', response_class=HTMLResponse, response_model=None)
+async def exercicio_html() -> str:
     return """
     <html>
       <head>

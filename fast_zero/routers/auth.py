@@ -38,7 +38,7 @@ async def login_for_access_token(
     session: Session,
     request: Request,
     login_limiter: LoginLimiterDep,
-):
+) -> dict:
     """Log in with the email (in the form's `username`) and password.
 
     Too many failed logins for the email or from the client's address
@@ -73,7 +73,7 @@ async def login_for_access_token(
 
 
 @router.post('/refresh_token', response_model=Token, responses=UNAUTHORIZED)
-async def refresh_access_token(user: Caller, claims: TokenClaimsDep):
+async def refresh_access_token(user: Caller, claims: TokenClaimsDep) -> dict:
     """A fresh token, never beyond SESSION_MAX_AGE from the login."""
     session_end = claims.auth_time + settings.SESSION_MAX_AGE
     if datetime.now(tz=UTC) >= session_end:
@@ -82,7 +82,7 @@ async def refresh_access_token(user: Caller, claims: TokenClaimsDep):
 
 
 @router.post('/logout', response_model=Message, responses=UNAUTHORIZED)
-async def logout(user: CurrentUser, session: Session):
+async def logout(user: CurrentUser, session: Session) -> dict:
     """Revoke every token of the user issued until now."""
     await end_every_session(session=session, user=user)
     await session.commit()

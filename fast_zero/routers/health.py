@@ -20,7 +20,7 @@ UNREACHABLE = {'status': 'error', 'database': 'unreachable'}
     response_model=Health,
     responses={HTTPStatus.SERVICE_UNAVAILABLE.value: {'model': Health}},
 )
-async def health(session: Session):
+async def health(session: Session) -> JSONResponse | dict:
     """200 after a real round trip to the database; 503 if none in time."""
     try:
         async with asyncio.timeout(settings.HEALTH_CHECK_TIMEOUT_SECONDS):

@@ -41,7 +41,9 @@ def task_not_found() -> HTTPException:
 
 
 @router.post('/', status_code=HTTPStatus.CREATED, response_model=TodoPublic)
-async def create_todo(todo: TodoSchema, user: Caller, session: Session):
+async def create_todo(
+    todo: TodoSchema, user: Caller, session: Session
+) -> Todo:
     db_todo = Todo(
         title=todo.title,
         description=todo.description,
@@ -58,7 +60,7 @@ async def list_todos(
     session: Session,
     claims: TokenClaimsDep,
     todo_filter: Annotated[FilterTodo, Query()],
-):
+) -> Response:
     """One page of the caller's todos, in id order."""
     page = await todo_page(session=session, claims=claims, filters=todo_filter)
     if page is None:
@@ -72,7 +74,7 @@ async def patch_todo(
     todo: TodoUpdate,
     session: Session,
     user: Caller,
-):
+) -> Todo:
     db_todo = await find_own_todo(
         session=session, todo_id=todo_id, user_id=user.id
     )
@@ -85,7 +87,9 @@ async def patch_todo(
 
 
 @router.delete('/{todo_id}', response_model=Message, responses=NOT_FOUND)
-async def delete_todo(todo_id: ResourceId, session: Session, user: Caller):
+async def delete_todo(
+    todo_id: ResourceId, session: Session, user: Caller
+) -> dict:
     if not await delete_own_todo(
         session=session, todo_id=todo_id, user_id=user.id
     ):

@@ -95,8 +95,8 @@ async def commit_account_changes(session: AsyncSession) -> None:
         HTTPStatus.CONFLICT, HTTPStatus.SERVICE_UNAVAILABLE
     ),
 )
-async def create_user(user: UserSchema, session: Session):
-    async def raise_if_taken():
+async def create_user(user: UserSchema, session: Session) -> User:
+    async def raise_if_taken() -> None:
         taken = await find_taken_field(
             session=session, username=user.username, email=user.email
         )
@@ -131,7 +131,7 @@ async def create_user(user: UserSchema, session: Session):
 )
 async def read_users(
     session: Session, filter_users: Annotated[FilterPage, Query()]
-):
+) -> dict:
     users = await users_page(
         session=session, offset=filter_users.offset, limit=filter_users.limit
     )
@@ -140,7 +140,7 @@ async def read_users(
 
 # The /me routes come before /{user_id}, which would take 'me' for an id.
 @router.get('/me', response_model=UserPublic, responses=OWN_ACCOUNT_ERRORS)
-async def read_own_profile(current_user: Caller):
+async def read_own_profile(current_user: Caller) -> Caller:
     return current_user
 
 
@@ -151,7 +151,7 @@ async def read_own_profile(current_user: Caller):
 )
 async def update_own_profile(
     changes: UserUpdate, session: Session, current_user: CurrentUser
-):
+) -> User:
     """Change only the fields sent (an explicit null is a 422)."""
     fields = changes.model_dump(exclude_unset=True)
     await ensure_available_for(
@@ -167,7 +167,7 @@ async def update_own_profile(
 
 
 @router.delete('/me', response_model=Message, responses=OWN_ACCOUNT_ERRORS)
-async def delete_own_account(session: Session, current_user: Caller):
+async def delete_own_account(session: Session, current_user: Caller) -> dict:
     await delete_account(session=session, user_id=current_user.id)
     return {'message': 'User deleted'}
 
@@ -183,7 +183,7 @@ async def delete_own_account(session: Session, current_user: Caller):
 )
 async def change_password(
     passwords: PasswordChange, session: Session, current_user: CurrentUser
-):
+) -> dict:
     """Change the password; every older token dies, a fresh one is sent."""
     await release_connection(session)
     if not await verify_password_async(
@@ -206,7 +206,7 @@ async def change_password(
     dependencies=[Depends(authorize_users_directory)],
     responses=error_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.NOT_FOUND),
 )
-async def read_user(user_id: ResourceId, session: Session):
+async def read_user(user_id: ResourceId, session: Session) -> dict:
     found = await public_user(session=session, user_id=user_id)
     if found is None:
         raise HTTPException(
@@ -221,7 +221,7 @@ async def update_user(
     user: UserSchema,
     session: Session,
     current_user: CurrentUser,
-):
+) -> User:
     ensure_own_account(current_user.id, user_id)
     await ensure_available_for(
         current_user, session=session, username=user.username, email=user.email
@@ -240,7 +240,7 @@ async def update_user(
 @router.delete('/{user_id}', response_model=Message, responses=OWNER_ERRORS)
 async def delete_user(
     user_id: ResourceId, session: Session, current_user: Caller
-):
+) -> dict:
     ensure_own_account(current_user.id, user_id)
     await delete_account(session=session, user_id=user_id)
     return {'message': 'User deleted'}
