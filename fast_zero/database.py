@@ -9,19 +9,26 @@ session outside a request takes it from there.
 import importlib
 import logging
 import os
+from collections.abc import AsyncGenerator
 from types import ModuleType
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, StaticPool
+from sqlalchemy.pool import (
+    AsyncAdaptedQueuePool,
+    ConnectionPoolEntry,
+    NullPool,
+    StaticPool,
+)
 
 from fast_zero.settings import settings
 
@@ -49,7 +56,10 @@ def configure_sqlite(
     """
 
     @event.listens_for(engine.sync_engine, 'connect')
-    def set_sqlite_pragmas(dbapi_connection, _connection_record):
+    def set_sqlite_pragmas(
+        dbapi_connection: DBAPIConnection,
+        _connection_record: ConnectionPoolEntry,
+    ) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute('PRAGMA journal_mode=WAL')
         cursor.execute(f'PRAGMA busy_timeout={int(busy_timeout_ms)}')
@@ -148,7 +158,7 @@ def build_session_factory(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def get_session(request: Request):
+async def get_session(request: Request) -> AsyncGenerator[AsyncSession, None]:
     """A session of the app's engine for the request, closed after it."""
     async with request.app.state.session_factory() as session:
         yield session

@@ -6,13 +6,15 @@ invalid or cannot even be read (never echoing what was sent), both in
 every method it has.
 """
 
+from collections.abc import Callable, Coroutine
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import RouteContext, iter_route_contexts
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -67,7 +69,7 @@ def unreadable_body_error(exc: HTTPException) -> dict | None:
     return None
 
 
-async def bad_request(request: Request, exc: HTTPException) -> JSONResponse:
+async def bad_request(request: Request, exc: HTTPException) -> Response:
     """A body that cannot be read is invalid input: 422, as malformed JSON.
 
     Other 400s (a wrong current password) are answered as raised.
@@ -95,7 +97,9 @@ def allowed_methods(scope: Scope) -> list[str]:
         for route in routes
         if not route.param_convertors and route.path == scope['path']
     ] or [route for route in routes if route.matches(scope)[0] != Match.NONE]
-    return sorted({method for route in resource for method in route.methods})
+    return sorted({
+        method for route in resource for method in route.methods or ()
+    })
 
 
 def method_not_allowed_response(scope: Scope) -> JSONResponse:
@@ -106,12 +110,15 @@ def method_not_allowed_response(scope: Scope) -> JSONResponse:
     )
 
 
-async def method_not_allowed(request: Request, _exc: HTTPException):
+async def method_not_allowed(
+    request: Request, _exc: HTTPException
+) -> JSONResponse:
     """Starlette's 405 names the methods of one route: name them all."""
     return method_not_allowed_response(request.scope)
 
 
-EXCEPTION_HANDLERS = {
+ExceptionHandler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
+EXCEPTION_HANDLERS: dict[int | type[Exception], ExceptionHandler] = {
     RequestValidationError: validation_error_without_input,
     HTTPStatus.BAD_REQUEST.value: bad_request,
     HTTPStatus.METHOD_NOT_ALLOWED.value: method_not_allowed,
@@ -132,7 +139,9 @@ class RequestBodyLimit:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send):
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         if scope['type'] != 'http':
             await self.app(scope, receive, send)
             return
@@ -171,20 +180,23 @@ class ConcretePathsFirst:
 
     def __init__(self, app: ASGIApp):
         self.app = app
-        self.methods_by_path = None
+        self.methods_by_path: dict[str, set[str]] | None = None
 
     def concrete_path_methods(self, scope: Scope) -> dict[str, set[str]]:
         # Built at the first request, when every router is included.
         if self.methods_by_path is None:
             self.methods_by_path = {}
             for route in routes_with_methods(scope['app'].routes):
-                if not route.param_convertors:
+                # Routes with methods have a path; the types allow None.
+                if route.path is not None and not route.param_convertors:
                     self.methods_by_path.setdefault(route.path, set()).update(
-                        route.methods
+                        route.methods or ()
                     )
         return self.methods_by_path
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send):
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         if scope['type'] == 'http':
             methods = self.concrete_path_methods(scope).get(scope['path'])
             if methods and scope['method'] not in methods:
@@ -215,7 +227,8 @@ def document_error_answers(app: FastAPI) -> None:
         del components['ValidationError']['properties']['input']
         return schema
 
-    app.openapi = openapi
+    # FastAPI's documented way to extend the schema; mypy forbids it.
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def error_answer(description: str) -> dict:

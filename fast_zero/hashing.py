@@ -18,8 +18,10 @@ import asyncio
 import logging
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from http import HTTPStatus
+from typing import TypeVar
 
 from fastapi import HTTPException
 from pwdlib import PasswordHash
@@ -28,6 +30,8 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from fast_zero.settings import settings
 
 logger = logging.getLogger(__name__)
+
+Result = TypeVar('Result')
 
 HASHING_THREAD_NICENESS = 10
 
@@ -85,7 +89,9 @@ class HashingPool:
         self._slots = threading.BoundedSemaphore(threads + queue_size)
         self.closed = False
 
-    async def run(self, function, *args):
+    async def run(
+        self, function: Callable[..., Result], *args: object
+    ) -> Result:
         """Run `function(*args)` in a thread; HashingBusy if full."""
         if not self._slots.acquire(blocking=False):
             raise HashingBusy()
@@ -126,7 +132,9 @@ async def stop_hashing_pool(pool: HashingPool) -> None:
     await asyncio.to_thread(pool.shutdown)
 
 
-async def run_hashing(function, *args):
+async def run_hashing(
+    function: Callable[..., Result], *args: object
+) -> Result:
     """Run a hashing function in the hashing pool and await its result.
 
     Raises HashingBusy (answered 503) when the pool is full.

@@ -72,9 +72,10 @@ class UserSchema(BaseModel):
 
 
 class UserUpdate(BaseModel):
-    # Omitted fields stay as they are; an explicit null is a 422.
-    username: Username = None
-    email: Email = None
+    # Omitted fields stay as they are; an explicit null is a 422. The
+    # None default only marks "omitted": the type must refuse null.
+    username: Username = None  # type: ignore[assignment]
+    email: Email = None  # type: ignore[assignment]
 
 
 class PasswordChange(BaseModel):
@@ -151,10 +152,10 @@ class TodoList(BaseModel):
 
 class TodoUpdate(BaseModel):
     # Omitted fields stay as they are; an explicit null is rejected (422),
-    # since None is not a valid value of any of them.
-    title: TodoTitle = None
-    description: TodoDescription = None
-    state: TodoState = None
+    # since None is not a valid value of any of them (hence the ignores).
+    title: TodoTitle = None  # type: ignore[assignment]
+    description: TodoDescription = None  # type: ignore[assignment]
+    state: TodoState = None  # type: ignore[assignment]
 
 
 class FilterTodo(FilterPage):
