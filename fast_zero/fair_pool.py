@@ -18,6 +18,7 @@ import asyncio
 import inspect
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 from sqlalchemy.util import queue as sqlalchemy_queue
@@ -34,8 +35,8 @@ class HandoffQueue:
     def __init__(self, maxsize: int = 0, *, use_lifo: bool = False):
         self.maxsize = maxsize
         self.use_lifo = use_lifo
-        self._items = deque()
-        self._waiters = deque()
+        self._items: deque[Any] = deque()
+        self._waiters: deque[asyncio.Future[Any]] = deque()
 
     def empty(self) -> bool:
         return not self._items
@@ -46,7 +47,7 @@ class HandoffQueue:
     def qsize(self) -> int:
         return len(self._items)
 
-    def put_nowait(self, item) -> None:
+    def put_nowait(self, item: Any) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
@@ -56,18 +57,18 @@ class HandoffQueue:
             raise asyncio.QueueFull
         self._items.append(item)
 
-    async def put(self, item) -> None:
+    async def put(self, item: Any) -> None:
         self.put_nowait(item)
 
-    def _take(self):
+    def _take(self) -> Any:
         return self._items.pop() if self.use_lifo else self._items.popleft()
 
-    def get_nowait(self):
+    def get_nowait(self) -> Any:
         if not self._items:
             raise asyncio.QueueEmpty
         return self._take()
 
-    async def get(self):
+    async def get(self) -> Any:
         if self._items:
             return self._take()
         waiter = asyncio.get_running_loop().create_future()
@@ -83,8 +84,9 @@ class HandoffQueue:
 
 
 class FairQueue(sqlalchemy_queue.AsyncAdaptedQueue):
+    # A HandoffQueue has every method of asyncio.Queue the pool calls.
     @property
-    def _queue(self) -> HandoffQueue:
+    def _queue(self) -> HandoffQueue:  # type: ignore[override]
         # Made on first use, inside the running loop, like SQLAlchemy's.
         queue = self.__dict__.get('_handoff_queue')
         if queue is None:

@@ -18,9 +18,11 @@ when any of it is gone, and a test fails on a release that changed it.
 import collections
 import inspect
 import sqlite3
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import aiosqlite
+from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -29,7 +31,9 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import EMPTY_DICT
 
 
-def run_statement(connection: sqlite3.Connection, operation, parameters):
+def run_statement(
+    connection: sqlite3.Connection, operation: str, parameters: Any
+) -> tuple[Any, Sequence[Any], int, int | None]:
     """Execute and fetch in the connection's thread: one hop in all."""
     cursor = connection.cursor()
     try:
@@ -40,7 +44,11 @@ def run_statement(connection: sqlite3.Connection, operation, parameters):
         cursor.close()
 
 
-def run_many(connection: sqlite3.Connection, operation, seq_of_parameters):
+def run_many(
+    connection: sqlite3.Connection,
+    operation: str,
+    seq_of_parameters: Iterable[Any],
+) -> tuple[int, int | None]:
     cursor = connection.cursor()
     try:
         cursor.executemany(operation, seq_of_parameters)
@@ -52,11 +60,11 @@ def run_many(connection: sqlite3.Connection, operation, seq_of_parameters):
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     __slots__ = ('_description', '_rowcount', '_lastrowid')
 
-    def __init__(self, adapt_connection):
+    def __init__(self, adapt_connection: AsyncAdapt_dbapi_connection) -> None:
         # No aiosqlite cursor (creating one would cost a hop of its own).
         self._adapt_connection = adapt_connection
         self._connection = adapt_connection._connection
-        self._cursor = None
+        self._cursor = None  # type: ignore[assignment]
         self._soft_closed_memoized = EMPTY_DICT
         self._rows = collections.deque()
         self._description = None
@@ -64,22 +72,24 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._lastrowid = None
 
     @property
-    def description(self):
+    def description(self) -> Any:
         return self._description
 
     @property
     def rowcount(self) -> int:
         return self._rowcount
 
+    # sqlite3's may be None, whatever the base class declares.
     @property
-    def lastrowid(self):
+    def lastrowid(self) -> int | None:  # type: ignore[override]
         return self._lastrowid
 
-    @property
+    # Read-only: every row is fetched in the one hop, nothing to size.
+    @property  # type: ignore[misc]
     def arraysize(self) -> int:
         return 1
 
-    async def _execute_async(self, operation, parameters) -> None:
+    async def _execute_async(self, operation: Any, parameters: Any) -> None:
         async with self._adapt_connection._execute_mutex:
             result = await self._connection._execute(
                 run_statement,
@@ -90,7 +100,9 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._description, rows, self._rowcount, self._lastrowid = result
         self._rows = collections.deque(rows)
 
-    async def _executemany_async(self, operation, seq_of_parameters) -> None:
+    async def _executemany_async(
+        self, operation: Any, seq_of_parameters: Any
+    ) -> None:
         async with self._adapt_connection._execute_mutex:
             self._rowcount, self._lastrowid = await self._connection._execute(
                 run_many,
