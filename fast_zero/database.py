@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import AsyncGenerator
 from types import ModuleType
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event
@@ -138,7 +138,7 @@ def build_sqlite_engine(url: str, *, pooled: bool) -> AsyncEngine:
     # `task bench`: 2 beat 4, 8 and SQLAlchemy's default 5 + 10 overflow).
     if make_url(url).database in {None, '', ':memory:'}:
         # One shared connection, or every checkout sees another empty DB.
-        options = {'poolclass': StaticPool}
+        options: dict[str, Any] = {'poolclass': StaticPool}
     elif not pooled:
         options = {'poolclass': NullPool}
     else:
