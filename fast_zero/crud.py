@@ -19,12 +19,14 @@ from functools import cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import Select, Table, bindparam, delete, or_, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 # pydantic reads TypedDicts (TodoPage) only from typing_extensions before
 # Python 3.12.
 from typing_extensions import TypedDict
 
+from fast_zero.migration_state import is_missing_schema_error
 from fast_zero.models import WITHOUT_TODOS, Todo, User, new_token_key
 
 if TYPE_CHECKING:
@@ -312,9 +314,19 @@ async def delete_own_todo(
     return True
 
 
-# Health.
+# Health and the launcher.
+
+MIGRATION_REVISION_QUERY = text('SELECT version_num FROM alembic_version')
 
 
-async def ping(session: AsyncSession) -> None:
-    """One round trip to the database."""
-    await session.execute(text('SELECT 1'))
+async def database_revision(
+    connection: AsyncSession | AsyncConnection,
+) -> str | None:
+    """The Alembic revision recorded in the database (one round trip);
+    None if it has none. Other database errors (unreachable...) raise."""
+    try:
+        return (await connection.execute(MIGRATION_REVISION_QUERY)).scalar()
+    except DBAPIError as error:
+        if is_missing_schema_error(error):
+            return None  # never migrated: no alembic_version table
+        raise

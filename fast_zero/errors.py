@@ -3,26 +3,45 @@
 413 for a body over MAX_REQUEST_BODY_BYTES, and 422 for a body that is
 invalid or cannot even be read (never echoing what was sent), both in
 /openapi.json; 405 to a method a path lacks, with an `Allow` header naming
-every method it has.
+every method it has; 503 when the database lacks a table or column (not
+migrated); JSON 500 for anything unexpected. HEAD on every GET route.
 """
 
+import logging
 from collections.abc import Callable, Coroutine
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import RouteContext, iter_route_contexts
+from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fast_zero.migration_state import NOT_AT_HEAD, is_missing_schema_error
+
+logger = logging.getLogger(__name__)
+
 BODY_TOO_LARGE = 'Request body too large'
+
+FORM_CONTENT_TYPES = {
+    'application/x-www-form-urlencoded',
+    'multipart/form-data',
+}
+# The login is the API's only form, and the first thing a client calls.
+FORM_EXPECTED = {
+    'type': 'form_expected',
+    'loc': ['body'],
+    'msg': 'The login is a form (application/x-www-form-urlencoded): '
+    'username=<email>&password=...',
+}
 
 # Why `json.loads` failed other than with a JSONDecodeError (for which
 # FastAPI answers 422 itself); the first matching class wins.
@@ -41,13 +60,33 @@ def validation_error(errors: list[dict]) -> JSONResponse:
 
 
 async def validation_error_without_input(
-    _request: Request, exc: RequestValidationError
+    request: Request, exc: RequestValidationError
 ) -> JSONResponse:
-    """422 as FastAPI answers it, but never echoing what was submitted."""
-    return validation_error([
+    """422 as FastAPI answers it, but never echoing what was submitted.
+
+    To a route that reads a form, a body that is not one (JSON, say) gets
+    first an item that says so: FastAPI's alone ('Field required') would
+    not.
+    """
+    errors = [
         {key: value for key, value in error.items() if key != 'input'}
         for error in exc.errors()
-    ])
+    ]
+    if reads_form(request.scope) and not is_form(request):
+        errors.insert(0, FORM_EXPECTED)
+    return validation_error(errors)
+
+
+def reads_form(scope: Scope) -> bool:
+    body_field = getattr(scope.get('route'), 'body_field', None)
+    return body_field is not None and isinstance(
+        body_field.field_info, params.Form
+    )
+
+
+def is_form(request: Request) -> bool:
+    content_type = request.headers.get('content-type', '')
+    return content_type.split(';')[0].strip().lower() in FORM_CONTENT_TYPES
 
 
 def unreadable_body_error(exc: HTTPException) -> dict | None:
@@ -97,9 +136,10 @@ def allowed_methods(scope: Scope) -> list[str]:
         for route in routes
         if not route.param_convertors and route.path == scope['path']
     ] or [route for route in routes if route.matches(scope)[0] != Match.NONE]
-    return sorted({
-        method for route in resource for method in route.methods or ()
-    })
+    methods = {method for route in resource for method in route.methods or ()}
+    if 'GET' in methods:
+        methods.add('HEAD')  # HeadAsGet answers it
+    return sorted(methods)
 
 
 def method_not_allowed_response(scope: Scope) -> JSONResponse:
@@ -117,11 +157,54 @@ async def method_not_allowed(
     return method_not_allowed_response(request.scope)
 
 
+class SchemaNotAtHeadLog:
+    """Logs NOT_AT_HEAD once per process: every request may meet it."""
+
+    logged = False
+
+    @classmethod
+    def log_once(cls) -> None:
+        if not cls.logged:
+            cls.logged = True
+            logger.error(NOT_AT_HEAD)
+
+
+async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    """503 for a table or column the database lacks (not migrated).
+
+    Any other database error is unexpected: a 500, as for any exception.
+    """
+    if not is_missing_schema_error(exc):
+        raise exc
+    SchemaNotAtHeadLog.log_once()
+    return JSONResponse(
+        status_code=HTTPStatus.SERVICE_UNAVAILABLE,
+        content={'detail': NOT_AT_HEAD},
+    )
+
+
+def internal_server_error_body() -> dict:
+    """The body of every 500: JSON, and nothing about the error itself."""
+    return {'detail': HTTPStatus.INTERNAL_SERVER_ERROR.phrase}
+
+
+async def internal_server_error(
+    _request: Request, _exc: Exception
+) -> JSONResponse:
+    # Starlette logs the traceback (and re-raises) after this answer.
+    return JSONResponse(
+        status_code=HTTPStatus.INTERNAL_SERVER_ERROR,
+        content=internal_server_error_body(),
+    )
+
+
 ExceptionHandler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
 EXCEPTION_HANDLERS: dict[int | type[Exception], ExceptionHandler] = {
     RequestValidationError: validation_error_without_input,
     HTTPStatus.BAD_REQUEST.value: bad_request,
     HTTPStatus.METHOD_NOT_ALLOWED.value: method_not_allowed,
+    DBAPIError: database_error,
+    Exception: internal_server_error,
 }
 
 
@@ -204,6 +287,30 @@ class ConcretePathsFirst:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class HeadAsGet:
+    """HEAD on every GET route: GET runs, its body is dropped.
+
+    Load balancers and `curl -I` use HEAD; FastAPI routes answer only the
+    methods they declare, and declaring HEAD would list it in OpenAPI.
+    Headers stay those of GET (Content-Length included), as HTTP wants.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send):
+        if scope['type'] != 'http' or scope['method'] != 'HEAD':
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message['type'] == 'http.response.body':
+                message = {**message, 'body': b''}
+            await send(message)
+
+        await self.app({**scope, 'method': 'GET'}, receive, send_without_body)
 
 
 def document_error_answers(app: FastAPI) -> None:

@@ -63,6 +63,8 @@ class ErrorMessage(BaseModel):
 class Health(BaseModel):
     status: Literal['ok', 'error']
     database: Literal['ok', 'unreachable']
+    # Absent when the database is unreachable.
+    migrations: Literal['ok', 'pending', 'ahead'] | None = None
 
 
 class UserSchema(BaseModel):

@@ -26,7 +26,11 @@ USER_ID_PATTERN = re.compile(r'[1-9][0-9]{0,9}')
 password_hash = build_password_hash()
 # auto_error=False: a missing token gets the same 401 body as a bad one.
 oauth2_scheme = OAuth2PasswordBearer(
-    tokenUrl='auth/token', refreshUrl='auth/refresh_token', auto_error=False
+    tokenUrl='auth/token',
+    refreshUrl='auth/refresh_token',
+    auto_error=False,
+    # What /docs' Authorize dialog shows above its `username` field.
+    description='Log in with your email in the `username` field.',
 )
 
 

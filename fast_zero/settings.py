@@ -4,11 +4,17 @@ import os
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_SECRET_KEY = 'development-only-secret-key-change-me-in-production'
 MIN_SECRET_KEY_LENGTH = 32
+NEW_SECRET_KEY_COMMAND = (
+    'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+)
+# Errors whose message already says what to do ('<rule>; <fix>').
+SELF_EXPLAINED_ERRORS = {'weak_secret_key'}
 
 
 class Settings(BaseSettings):
@@ -83,23 +89,31 @@ class Settings(BaseSettings):
             return [o.strip() for o in origins.split(',') if o.strip()]
         return origins
 
-    @model_validator(mode='after')
-    def refuse_weak_secret_in_production(self) -> 'Settings':
-        if self.ENVIRONMENT != 'production':
-            return self
-        if self.SECRET_KEY == DEVELOPMENT_SECRET_KEY:
-            raise ValueError(
-                'SECRET_KEY is the development default: set a random '
-                'SECRET_KEY (e.g. `python -c "import secrets; '
-                'print(secrets.token_urlsafe(48))"`) before running with '
-                'ENVIRONMENT=production.'
+    @field_validator('SECRET_KEY')
+    @classmethod
+    def refuse_weak_secret_in_production(
+        cls, secret_key: str, info: ValidationInfo
+    ) -> str:
+        if info.data.get('ENVIRONMENT') != 'production':
+            return secret_key
+        if secret_key == DEVELOPMENT_SECRET_KEY:
+            raise PydanticCustomError(
+                'weak_secret_key',
+                'the development default is refused with '
+                'ENVIRONMENT=production; set a random one: {command}',
+                {'command': NEW_SECRET_KEY_COMMAND},
             )
-        if len(self.SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
-            raise ValueError(
-                f'SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} '
-                'characters: too weak for ENVIRONMENT=production.'
+        if len(secret_key) < MIN_SECRET_KEY_LENGTH:
+            raise PydanticCustomError(
+                'weak_secret_key',
+                'shorter than {length} characters is refused with '
+                'ENVIRONMENT=production; set a random one: {command}',
+                {
+                    'length': MIN_SECRET_KEY_LENGTH,
+                    'command': NEW_SECRET_KEY_COMMAND,
+                },
             )
-        return self
+        return secret_key
 
     @property
     def users_directory_public(self) -> bool:
@@ -114,4 +128,35 @@ class Settings(BaseSettings):
         return 32 * self.HASHING_THREADS
 
 
-settings = Settings()
+class InvalidSettings(Exception):
+    """Settings that cannot be used, one line per error, each
+    `fast_zero: <SETTING>: <rule>; <fix>`.
+
+    Built from each error's location and message only: pydantic's own text
+    would show the value given (`input_value`), which may be a secret.
+    """
+
+    def __init__(self, error: ValidationError):
+        self.refusals = [refusal_line(item) for item in error.errors()]
+        super().__init__('\n'.join(self.refusals))
+
+
+def refusal_line(error: dict) -> str:
+    setting = '.'.join(str(part) for part in error['loc']) or 'settings'
+    if error['type'] in SELF_EXPLAINED_ERRORS:
+        return f'fast_zero: {setting}: {error["msg"]}'
+    return (
+        f'fast_zero: {setting}: {error["msg"]}; '
+        f'set {setting} in the environment or in .env'
+    )
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        # `from None`: the ValidationError would show the values given.
+        raise InvalidSettings(error) from None
+
+
+settings = load_settings()

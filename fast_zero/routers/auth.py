@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Form, HTTPException, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from fast_zero.crud import end_every_session, get_user_by_email
@@ -23,7 +23,43 @@ from fast_zero.settings import settings
 
 router = PrefixedRouter(prefix='/auth', tags=['auth'])
 
-OAuth2Form = Annotated[OAuth2PasswordRequestForm, Depends()]
+
+class LoginForm(OAuth2PasswordRequestForm):
+    """OAuth2's password form, saying that its `username` is the email.
+
+    The field keeps OAuth2's name (clients and the docs' Authorize dialog
+    send `username`); its description is what readers of /docs see.
+    """
+
+    # The arguments are the fields OAuth2 defines.
+    def __init__(  # noqa: PLR0913, PLR0917
+        self,
+        *,
+        grant_type: Annotated[str | None, Form(pattern='^password$')] = None,
+        username: Annotated[
+            str,
+            Form(description='Your email address (the login is by email).'),
+        ],
+        password: Annotated[
+            str, Form(json_schema_extra={'format': 'password'})
+        ],
+        scope: Annotated[str, Form()] = '',
+        client_id: Annotated[str | None, Form()] = None,
+        client_secret: Annotated[
+            str | None, Form(json_schema_extra={'format': 'password'})
+        ] = None,
+    ):
+        super().__init__(
+            grant_type=grant_type,
+            username=username,
+            password=password,
+            scope=scope,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+
+
+OAuth2Form = Annotated[LoginForm, Depends()]
 UNAUTHORIZED = error_responses(HTTPStatus.UNAUTHORIZED)
 LOGIN_ERRORS = error_responses(
     HTTPStatus.UNAUTHORIZED,
@@ -32,14 +68,20 @@ LOGIN_ERRORS = error_responses(
 )
 
 
-@router.post('/token', response_model=Token, responses=LOGIN_ERRORS)
+@router.post(
+    '/token',
+    response_model=Token,
+    responses=LOGIN_ERRORS,
+    operation_id='auth-login_for_access_token',
+)
 async def login_for_access_token(
     form_data: OAuth2Form,
     session: Session,
     request: Request,
     login_limiter: LoginLimiterDep,
 ) -> dict:
-    """Log in with the email (in the form's `username`) and password.
+    """Log in with your **email** (in the form's `username` field, as
+    OAuth2 names it) and password.
 
     Too many failed logins for the email or from the client's address
     answer 429 before any lookup or hashing.
@@ -72,7 +114,12 @@ async def login_for_access_token(
     return issue_access_token(user)
 
 
-@router.post('/refresh_token', response_model=Token, responses=UNAUTHORIZED)
+@router.post(
+    '/refresh_token',
+    response_model=Token,
+    responses=UNAUTHORIZED,
+    operation_id='auth-refresh_access_token',
+)
 async def refresh_access_token(user: Caller, claims: TokenClaimsDep) -> dict:
     """A fresh token, never beyond SESSION_MAX_AGE from the login."""
     session_end = claims.auth_time + settings.SESSION_MAX_AGE
@@ -81,7 +128,12 @@ async def refresh_access_token(user: Caller, claims: TokenClaimsDep) -> dict:
     return issue_access_token(user, auth_time=claims.auth_time)
 
 
-@router.post('/logout', response_model=Message, responses=UNAUTHORIZED)
+@router.post(
+    '/logout',
+    response_model=Message,
+    responses=UNAUTHORIZED,
+    operation_id='auth-logout',
+)
 async def logout(user: CurrentUser, session: Session) -> dict:
     """Revoke every token of the user issued until now."""
     await end_every_session(session=session, user=user)

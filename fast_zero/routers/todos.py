@@ -40,7 +40,12 @@ def task_not_found() -> HTTPException:
     )
 
 
-@router.post('/', status_code=HTTPStatus.CREATED, response_model=TodoPublic)
+@router.post(
+    '/',
+    status_code=HTTPStatus.CREATED,
+    response_model=TodoPublic,
+    operation_id='todos-create_todo',
+)
 async def create_todo(
     todo: TodoSchema, user: Caller, session: Session
 ) -> Todo:
@@ -55,7 +60,7 @@ async def create_todo(
     return db_todo
 
 
-@router.get('/', response_model=TodoList)
+@router.get('/', response_model=TodoList, operation_id='todos-list_todos')
 async def list_todos(
     session: Session,
     claims: TokenClaimsDep,
@@ -68,7 +73,12 @@ async def list_todos(
     return Response(TODO_PAGE.dump_json(page), media_type='application/json')
 
 
-@router.patch('/{todo_id}', response_model=TodoPublic, responses=NOT_FOUND)
+@router.patch(
+    '/{todo_id}',
+    response_model=TodoPublic,
+    responses=NOT_FOUND,
+    operation_id='todos-patch_todo',
+)
 async def patch_todo(
     todo_id: ResourceId,
     todo: TodoUpdate,
@@ -86,7 +96,12 @@ async def patch_todo(
     return db_todo
 
 
-@router.delete('/{todo_id}', response_model=Message, responses=NOT_FOUND)
+@router.delete(
+    '/{todo_id}',
+    response_model=Message,
+    responses=NOT_FOUND,
+    operation_id='todos-delete_todo',
+)
 async def delete_todo(
     todo_id: ResourceId, session: Session, user: Caller
 ) -> dict:

@@ -94,6 +94,7 @@ async def commit_account_changes(session: AsyncSession) -> None:
     responses=error_responses(
         HTTPStatus.CONFLICT, HTTPStatus.SERVICE_UNAVAILABLE
     ),
+    operation_id='users-create_user',
 )
 async def create_user(user: UserSchema, session: Session) -> User:
     async def raise_if_taken() -> None:
@@ -128,6 +129,7 @@ async def create_user(user: UserSchema, session: Session) -> User:
     response_model=UserList,
     dependencies=[Depends(authorize_users_directory)],
     responses=DIRECTORY_ERRORS,
+    operation_id='users-read_users',
 )
 async def read_users(
     session: Session, filter_users: Annotated[FilterPage, Query()]
@@ -139,7 +141,12 @@ async def read_users(
 
 
 # The /me routes come before /{user_id}, which would take 'me' for an id.
-@router.get('/me', response_model=UserPublic, responses=OWN_ACCOUNT_ERRORS)
+@router.get(
+    '/me',
+    response_model=UserPublic,
+    responses=OWN_ACCOUNT_ERRORS,
+    operation_id='users-read_own_profile',
+)
 async def read_own_profile(current_user: Caller) -> Caller:
     return current_user
 
@@ -148,6 +155,7 @@ async def read_own_profile(current_user: Caller) -> Caller:
     '/me',
     response_model=UserPublic,
     responses=error_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.CONFLICT),
+    operation_id='users-update_own_profile',
 )
 async def update_own_profile(
     changes: UserUpdate, session: Session, current_user: CurrentUser
@@ -166,7 +174,12 @@ async def update_own_profile(
     return current_user
 
 
-@router.delete('/me', response_model=Message, responses=OWN_ACCOUNT_ERRORS)
+@router.delete(
+    '/me',
+    response_model=Message,
+    responses=OWN_ACCOUNT_ERRORS,
+    operation_id='users-delete_own_account',
+)
 async def delete_own_account(session: Session, current_user: Caller) -> dict:
     await delete_account(session=session, user_id=current_user.id)
     return {'message': 'User deleted'}
@@ -180,6 +193,7 @@ async def delete_own_account(session: Session, current_user: Caller) -> dict:
         HTTPStatus.UNAUTHORIZED,
         HTTPStatus.SERVICE_UNAVAILABLE,
     ),
+    operation_id='users-change_password',
 )
 async def change_password(
     passwords: PasswordChange, session: Session, current_user: CurrentUser
@@ -205,6 +219,7 @@ async def change_password(
     response_model=UserPublic,
     dependencies=[Depends(authorize_users_directory)],
     responses=error_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.NOT_FOUND),
+    operation_id='users-read_user',
 )
 async def read_user(user_id: ResourceId, session: Session) -> dict:
     found = await public_user(session=session, user_id=user_id)
@@ -215,7 +230,12 @@ async def read_user(user_id: ResourceId, session: Session) -> dict:
     return found._asdict()
 
 
-@router.put('/{user_id}', response_model=UserPublic, responses=UPDATE_ERRORS)
+@router.put(
+    '/{user_id}',
+    response_model=UserPublic,
+    responses=UPDATE_ERRORS,
+    operation_id='users-update_user',
+)
 async def update_user(
     user_id: ResourceId,
     user: UserSchema,
@@ -237,7 +257,12 @@ async def update_user(
     return current_user
 
 
-@router.delete('/{user_id}', response_model=Message, responses=OWNER_ERRORS)
+@router.delete(
+    '/{user_id}',
+    response_model=Message,
+    responses=OWNER_ERRORS,
+    operation_id='users-delete_user',
+)
 async def delete_user(
     user_id: ResourceId, session: Session, current_user: Caller
 ) -> dict:
