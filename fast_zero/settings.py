@@ -8,13 +8,13 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from fast_zero.refusals import InvalidSettings
+
 DEVELOPMENT_SECRET_KEY = 'development-only-secret-key-change-me-in-production'
 MIN_SECRET_KEY_LENGTH = 32
 NEW_SECRET_KEY_COMMAND = (
     'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 )
-# Errors whose message already says what to do ('<rule>; <fix>').
-SELF_EXPLAINED_ERRORS = {'weak_secret_key'}
 
 
 class Settings(BaseSettings):
@@ -126,29 +126,6 @@ class Settings(BaseSettings):
         if self.HASHING_QUEUE_SIZE is not None:
             return self.HASHING_QUEUE_SIZE
         return 32 * self.HASHING_THREADS
-
-
-class InvalidSettings(Exception):
-    """Settings that cannot be used, one line per error, each
-    `fast_zero: <SETTING>: <rule>; <fix>`.
-
-    Built from each error's location and message only: pydantic's own text
-    would show the value given (`input_value`), which may be a secret.
-    """
-
-    def __init__(self, error: ValidationError):
-        self.refusals = [refusal_line(item) for item in error.errors()]
-        super().__init__('\n'.join(self.refusals))
-
-
-def refusal_line(error: dict) -> str:
-    setting = '.'.join(str(part) for part in error['loc']) or 'settings'
-    if error['type'] in SELF_EXPLAINED_ERRORS:
-        return f'fast_zero: {setting}: {error["msg"]}'
-    return (
-        f'fast_zero: {setting}: {error["msg"]}; '
-        f'set {setting} in the environment or in .env'
-    )
 
 
 def load_settings() -> Settings:

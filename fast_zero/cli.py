@@ -1,0 +1,151 @@
+"""The `fast-zero` command: serve the API, migrate its database.
+
+`fast-zero serve` (what `task run` runs) refuses to start, with one line
+on stderr and exit code 1, when the settings are invalid or the database
+cannot be brought to the migrations' head; otherwise it migrates and
+serves. Bare `uvicorn` / `fastapi run` check nothing at start: they answer
+503 where the schema is not at head (fast_zero/errors.py).
+"""
+
+import asyncio
+from typing import Annotated, NoReturn
+
+import typer
+import uvicorn
+from alembic import command
+from alembic.util import CommandError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from fast_zero.migration_state import (
+    SchemaState,
+    alembic_config,
+    database_revision,
+    schema_state,
+)
+from fast_zero.refusals import InvalidSettings, refusal
+
+APP_IMPORT_STRING = 'fast_zero.app:app'
+UPGRADE_COMMAND = 'alembic upgrade head'
+
+app = typer.Typer(
+    name='fast-zero',
+    help='Serve the fast_zero API and manage its database.',
+    no_args_is_help=True,
+    add_completion=False,
+    # Typer would print every local variable of a traceback: secrets too.
+    pretty_exceptions_show_locals=False,
+)
+
+
+def say(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+def refuse(setting: str, rule: str, fix: str) -> NoReturn:
+    say(refusal(setting, rule, fix))
+    raise typer.Exit(code=1)
+
+
+def database_url() -> str:
+    """DATABASE_URL, once every setting is known to be valid."""
+    try:
+        # Imported here: the settings are read (and refused) on import.
+        from fast_zero.settings import settings  # noqa: PLC0415
+    except InvalidSettings as error:
+        for line in error.refusals:
+            say(line)
+        raise typer.Exit(code=1) from None
+    url = settings.DATABASE_URL
+    say(f'fast_zero: database: {make_url(url).render_as_string()}')
+    return url
+
+
+def first_line(error: Exception) -> str:
+    """What went wrong, without SQLAlchemy's statement and parameters."""
+    reason = error.orig if isinstance(error, DBAPIError) else error
+    return (str(reason).strip().splitlines() or [type(reason).__name__])[0]
+
+
+def read_revision(url: str) -> str | None:
+    # Imported here: fast_zero.database reads the settings on import.
+    from fast_zero.database import build_engine  # noqa: PLC0415
+
+    async def read() -> str | None:
+        engine = build_engine(url, pooled=False)
+        try:
+            async with engine.connect() as connection:
+                return await database_revision(connection)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(read())
+    except (OSError, SQLAlchemyError) as error:
+        refuse(
+            'DATABASE_URL',
+            f'the database does not answer ({first_line(error)})',
+            'check DATABASE_URL and that the database is running',
+        )
+
+
+def upgrade_to_head(url: str) -> None:
+    """`alembic upgrade head` through the project's alembic.ini."""
+    try:
+        command.upgrade(alembic_config(url), 'head')
+    except (OSError, SQLAlchemyError, CommandError) as error:
+        refuse(
+            'DATABASE_URL',
+            f'the migrations failed ({first_line(error)})',
+            f'fix the database, then run {UPGRADE_COMMAND}',
+        )
+
+
+def refuse_unknown_revision(revision: str) -> NoReturn:
+    refuse(
+        'DATABASE_URL',
+        f'the database is at revision {revision}, which this code does not '
+        'know (a newer release migrated it)',
+        'migrate it with that release',
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every migration (alembic upgrade head)."""
+    url = database_url()
+    revision = read_revision(url)
+    if schema_state(revision) == SchemaState.AHEAD:
+        refuse_unknown_revision(revision)
+    upgrade_to_head(url)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help='Address to listen on.')] = (
+        '127.0.0.1'
+    ),
+    port: Annotated[int, typer.Option(help='Port to listen on.')] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            envvar='WEB_CONCURRENCY',
+            help='Worker processes (default: WEB_CONCURRENCY, else 1).',
+            min=1,
+        ),
+    ] = None,
+) -> None:
+    """Check the settings, migrate the database, then serve the API."""
+    url = database_url()
+    revision = read_revision(url)
+    state = schema_state(revision)
+    if state == SchemaState.AHEAD:
+        # A newer release migrated it: serving on is its users' best bet.
+        say(
+            f'fast_zero: WARNING: the database is at revision {revision}, '
+            'which this code does not know (a newer release migrated it); '
+            'serving anyway'
+        )
+    elif state == SchemaState.PENDING:
+        upgrade_to_head(url)
+    uvicorn.run(APP_IMPORT_STRING, host=host, port=port, workers=workers)
