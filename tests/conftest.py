@@ -21,6 +21,7 @@ from fast_zero.database import (
 from fast_zero.models import table_registry
 from fast_zero.security import get_password_hash
 from tests.factories import UserFactory
+from tests.helpers import stamp_head
 
 FULL_RUN_MIN_BRANCH_COVERAGE = 95
 TEST_DATABASE_URL = os.environ.get('TEST_DATABASE_URL')
@@ -69,10 +70,12 @@ async def session():
             await conn.execute(
                 text(f'TRUNCATE {TABLES} RESTART IDENTITY CASCADE')
             )
+            await conn.run_sync(stamp_head)
     else:
         engine = build_engine(IN_MEMORY_DATABASE_URL)
         async with engine.begin() as conn:
             await conn.run_sync(table_registry.metadata.create_all)
+            await conn.run_sync(stamp_head)
 
     async with AsyncSession(engine, expire_on_commit=False) as session:
         yield session

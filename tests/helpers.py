@@ -1,12 +1,16 @@
 """Helpers the test modules share: requests, expected bodies, assertions."""
 
+from functools import cache
 from http import HTTPStatus
 
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from fast_zero.app import app
 from fast_zero.database import get_session
+from fast_zero.migration_state import alembic_config
 from fast_zero.models import User
 
 CREDENTIALS_ERROR = {'detail': 'Could not validate credentials'}
@@ -152,3 +156,14 @@ def serve_sessions_from(engine: AsyncEngine) -> async_sessionmaker:
 
     app.dependency_overrides[get_session] = session_per_request
     return sessions
+
+
+def stamp_head(connection, revision='head') -> None:
+    """Record `revision` in the database, as `alembic stamp` does: tables
+    made from the models are the head's (`alembic check` proves it)."""
+    MigrationContext.configure(connection).stamp(migration_scripts(), revision)
+
+
+@cache
+def migration_scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())

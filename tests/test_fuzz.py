@@ -26,7 +26,7 @@ from fast_zero.app import app
 from fast_zero.database import build_engine, get_session
 from fast_zero.models import User, table_registry
 from fast_zero.security import get_password_hash, issue_access_token
-from tests.helpers import invalid_email, validation_error
+from tests.helpers import invalid_email, stamp_head, validation_error
 
 QUICK_EXAMPLES = 15
 LONG_EXAMPLES = int(os.environ.get('FUZZ_EXAMPLES', '100'))
@@ -89,12 +89,14 @@ schema = schemathesis.openapi.from_asgi('/openapi.json', app, config=CONFIG)
 async def create_tables(engine):
     async with engine.begin() as connection:
         await connection.run_sync(table_registry.metadata.create_all)
+        await connection.run_sync(stamp_head)
 
 
 async def recreate_tables(engine):
     async with engine.begin() as connection:
         await connection.run_sync(table_registry.metadata.drop_all)
         await connection.run_sync(table_registry.metadata.create_all)
+        await connection.run_sync(stamp_head)
 
 
 @pytest.fixture
@@ -215,14 +217,18 @@ def test_workflows_answer_as_documented_long_run(fuzz_database):
 @pytest.mark.parametrize(
     ('method', 'path', 'allowed'),
     [
-        ('OPTIONS', '/users/me', 'DELETE, GET, PATCH'),
-        ('PUT', '/users/me', 'DELETE, GET, PATCH'),  # not a 422 for id 'me'
-        ('POST', '/users/1', 'DELETE, GET, PUT'),
-        ('PATCH', '/users/1', 'DELETE, GET, PUT'),
-        ('PUT', '/users/', 'GET, POST'),
+        ('OPTIONS', '/users/me', 'DELETE, GET, HEAD, PATCH'),
+        (
+            'PUT',
+            '/users/me',
+            'DELETE, GET, HEAD, PATCH',
+        ),  # not a 422 for id 'me'
+        ('POST', '/users/1', 'DELETE, GET, HEAD, PUT'),
+        ('PATCH', '/users/1', 'DELETE, GET, HEAD, PUT'),
+        ('PUT', '/users/', 'GET, HEAD, POST'),
         ('PUT', '/todos/1', 'DELETE, PATCH'),
         ('GET', '/auth/token', 'POST'),
-        ('POST', '/', 'GET'),
+        ('POST', '/', 'GET, HEAD'),
     ],
 )
 def test_405_allows_every_method_of_the_resource(

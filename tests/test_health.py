@@ -5,12 +5,15 @@ from contextlib import closing
 from http import HTTPStatus
 
 import pytest
+from sqlalchemy import text
 
 from fast_zero.database import build_engine
 from fast_zero.settings import settings
 from tests.helpers import serve_sessions_from
 
-HEALTHY = {'status': 'ok', 'database': 'ok'}
+COURSE_REVISION = 'a6b139a38fe0'  # the last of the course's own revisions
+
+HEALTHY = {'status': 'ok', 'database': 'ok', 'migrations': 'ok'}
 UNREACHABLE = {'status': 'error', 'database': 'unreachable'}
 
 
@@ -91,3 +94,49 @@ def test_health_gives_up_after_its_timeout_on_a_silent_server(
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert response.json() == UNREACHABLE
     assert waited < settings.DATABASE_CONNECT_TIMEOUT_SECONDS / 2
+
+
+def test_health_answers_503_migrations_pending_on_a_database_never_migrated(
+    client, app_on_database, fresh_database_url
+):
+    app_on_database(fresh_database_url)
+
+    response = client.get('/health')
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json() == {
+        'status': 'error',
+        'database': 'ok',
+        'migrations': 'pending',
+    }
+
+
+def test_health_answers_503_migrations_pending_at_an_older_revision(
+    client, session
+):
+    client.portal.call(stamp_revision, session, COURSE_REVISION)
+
+    response = client.get('/health')
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json()['migrations'] == 'pending'
+
+
+def test_health_answers_200_ahead_at_a_revision_this_code_does_not_know(
+    client, session
+):
+    # A newer release migrated the database: not pending, still serving.
+    client.portal.call(stamp_revision, session, 'f00dfeedbeef')
+
+    response = client.get('/health')
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {**HEALTHY, 'migrations': 'ahead'}
+
+
+async def stamp_revision(session, revision):
+    await session.execute(
+        text('UPDATE alembic_version SET version_num = :revision'),
+        {'revision': revision},
+    )
+    await session.commit()
