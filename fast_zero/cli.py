@@ -8,6 +8,7 @@ serves. Bare `uvicorn` / `fastapi run` check nothing at start: they answer
 """
 
 import asyncio
+import threading
 from typing import Annotated, NoReturn
 
 import typer
@@ -27,6 +28,7 @@ from fast_zero.refusals import InvalidSettings, refusal
 
 APP_IMPORT_STRING = 'fast_zero.app:app'
 UPGRADE_COMMAND = 'alembic upgrade head'
+THREAD_JOIN_SECONDS = 5
 
 app = typer.Typer(
     name='fast-zero',
@@ -72,12 +74,18 @@ def read_revision(url: str) -> str | None:
     from fast_zero.database import build_engine  # noqa: PLC0415
 
     async def read() -> str | None:
+        threads_before = set(threading.enumerate())
         engine = build_engine(url, pooled=False)
         try:
             async with engine.connect() as connection:
                 return await database_revision(connection)
         finally:
             await engine.dispose()
+            # aiosqlite ends the thread of a connection that failed to open
+            # later, answering to this loop: closed by then, the thread
+            # would print a traceback under the refusal's one line.
+            for thread in set(threading.enumerate()) - threads_before:
+                await asyncio.to_thread(thread.join, THREAD_JOIN_SECONDS)
 
     try:
         return asyncio.run(read())
@@ -136,11 +144,17 @@ def serve(
     ] = None,
 ) -> None:
     """Check the settings, migrate the database, then serve the API."""
-    url = database_url()
+    prepare_database(database_url())
+    uvicorn.run(APP_IMPORT_STRING, host=host, port=port, workers=workers)
+
+
+def prepare_database(url: str) -> None:
+    """Migrate a database behind the head; serve one ahead, warning."""
     revision = read_revision(url)
     state = schema_state(revision)
     if state == SchemaState.AHEAD:
-        # A newer release migrated it: serving on is its users' best bet.
+        # A newer release migrated it (a rolling deploy, a rollback of the
+        # code): refusing would take the service down.
         say(
             f'fast_zero: WARNING: the database is at revision {revision}, '
             'which this code does not know (a newer release migrated it); '
@@ -148,4 +162,3 @@ def serve(
         )
     elif state == SchemaState.PENDING:
         upgrade_to_head(url)
-    uvicorn.run(APP_IMPORT_STRING, host=host, port=port, workers=workers)
