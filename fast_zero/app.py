@@ -2,8 +2,9 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html
 from fastapi.responses import HTMLResponse
 from fastapi_offline import FastAPIOffline
 
@@ -73,7 +74,9 @@ app = FastAPIOffline(
     exception_handlers=EXCEPTION_HANDLERS,
     # Swagger UI would send the schema to its online validator.
     swagger_ui_parameters={'validatorUrl': None},
+    redoc_url=None,  # served below
 )
+DOCS_ASSETS = '/static-offline-docs'  # where fastapi-offline mounts them
 document_error_answers(app)
 
 
@@ -104,6 +107,22 @@ async def exercicio_html() -> str:
         <h1> Olá Mundo </h1>
       </body>
     </html>"""
+
+
+@app.get('/redoc', include_in_schema=False)
+async def redoc_html(request: Request) -> HTMLResponse:
+    root = request.scope.get('root_path', '')
+    page = get_redoc_html(
+        openapi_url=f'{root}{app.openapi_url}',
+        title=f'{app.title} - ReDoc',
+        redoc_js_url=f'{root}{DOCS_ASSETS}/redoc.standalone.js',
+        redoc_favicon_url=f'{root}{DOCS_ASSETS}/favicon.png',
+        with_google_fonts=False,
+    )
+    # ReDoc's sidebar always shows Redocly's logo from their CDN: this
+    # policy keeps the browser from fetching any image from elsewhere.
+    page.headers['Content-Security-Policy'] = "img-src 'self' data:"
+    return page
 
 
 # After the root routes: Starlette tries routes in order, and `GET /` is

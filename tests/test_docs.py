@@ -107,3 +107,11 @@ def test_oauth2_redirect_page_is_served(client):
     assert response.status_code == HTTPStatus.OK
     assert 'window.opener.swaggerUIRedirectOauth2' in response.text
     assert EXTERNAL_URL.findall(response.text) == []
+
+
+def test_redoc_page_fetches_images_from_the_app_only(client):
+    response = client.get('/redoc')
+
+    assert response.headers['Content-Security-Policy'] == (
+        "img-src 'self' data:"
+    )

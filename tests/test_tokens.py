@@ -222,6 +222,7 @@ def test_openapi_refresh_url_is_the_refresh_route(client):
     assert schema['components']['securitySchemes'] == {
         'OAuth2PasswordBearer': {
             'type': 'oauth2',
+            'description': 'Log in with your email in the `username` field.',
             'flows': {
                 'password': {
                     'scopes': {},
