@@ -67,6 +67,7 @@ Errors answer `{"detail": ...}`; every operation has a stable
 # /docs and /redoc from assets the package ships (fastapi-offline): no
 # CDN, font service or remote favicon, so they work on a host without
 # internet or under a Content-Security-Policy of 'self'.
+DOCS_ASSETS = '/static-offline-docs'
 app = FastAPIOffline(
     title='fast_zero',
     description=API_DESCRIPTION,
@@ -75,8 +76,8 @@ app = FastAPIOffline(
     # Swagger UI would send the schema to its online validator.
     swagger_ui_parameters={'validatorUrl': None},
     redoc_url=None,  # served below
+    static_url=DOCS_ASSETS,
 )
-DOCS_ASSETS = '/static-offline-docs'  # where fastapi-offline mounts them
 document_error_answers(app)
 
 
