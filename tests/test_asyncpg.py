@@ -65,5 +65,9 @@ if TEST_DATABASE_URL:
         assert created.status_code == HTTPStatus.CREATED
         assert todo.status_code == HTTPStatus.CREATED
         assert listed.json() == {'todos': [todo.json()]}
-        assert health.json() == {'status': 'ok', 'database': 'ok'}
+        assert health.json() == {
+            'status': 'ok',
+            'database': 'ok',
+            'migrations': 'ok',
+        }
         assert 'Traceback' not in server.log()
