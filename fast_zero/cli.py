@@ -21,7 +21,6 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from fast_zero.migration_state import (
     SchemaState,
     alembic_config,
-    database_revision,
     schema_state,
 )
 from fast_zero.refusals import InvalidSettings, refusal
@@ -70,7 +69,8 @@ def first_line(error: Exception) -> str:
 
 
 def read_revision(url: str) -> str | None:
-    # Imported here: fast_zero.database reads the settings on import.
+    # Imported here: these modules read the settings on import.
+    from fast_zero.crud import database_revision  # noqa: PLC0415
     from fast_zero.database import build_engine  # noqa: PLC0415
 
     async def read() -> str | None:
