@@ -109,7 +109,7 @@ def upgrade_to_head(url: str) -> None:
         )
 
 
-def refuse_unknown_revision(revision: str) -> NoReturn:
+def refuse_unknown_revision(revision: str | None) -> NoReturn:
     refuse(
         'DATABASE_URL',
         f'the database is at revision {revision}, which this code does not '

@@ -300,7 +300,9 @@ class HeadAsGet:
     def __init__(self, app: ASGIApp):
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send):
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         if scope['type'] != 'http' or scope['method'] != 'HEAD':
             await self.app(scope, receive, send)
             return

@@ -44,7 +44,7 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 @cache
-def known_revisions() -> tuple[str, frozenset[str]]:
+def known_revisions() -> tuple[str | None, frozenset[str]]:
     """The head and every revision of this code's migrations (read once)."""
     scripts = ScriptDirectory.from_config(alembic_config())
     revisions = frozenset(

@@ -5,6 +5,7 @@ the launcher (fast_zero/cli.py) must catch its refusal.
 """
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 # Setting errors whose message already says what to do ('<rule>; <fix>').
 SELF_EXPLAINED_ERRORS = {'weak_secret_key'}
@@ -14,7 +15,7 @@ def refusal(setting: str, rule: str, fix: str) -> str:
     return f'fast_zero: {setting}: {rule}; {fix}'
 
 
-def setting_refusal(error: dict) -> str:
+def setting_refusal(error: ErrorDetails) -> str:
     """The line for one of pydantic's errors: its location and message
     only, never `input_value` (which may be a secret)."""
     setting = '.'.join(str(part) for part in error['loc']) or 'settings'
