@@ -15,9 +15,9 @@ WORKDIR /app
 
 # Dependencies first, in a layer of their own: a change to the code alone
 # rebuilds only the small layers below. The service and its PostgreSQL
-# drivers, no development tools. The optional `pip_ca` secret is an extra
-# CA bundle (a corporate proxy's) for pip: mounted for one step, never
-# stored in the image.
+# drivers, no development tools. The optional `pip_ca` secret is a CA
+# bundle for pip (behind a corporate proxy): mounted for the pip steps
+# only, never stored in the image.
 COPY pyproject.toml ./
 RUN --mount=type=secret,id=pip_ca \
     if [ -s /run/secrets/pip_ca ]; then \
@@ -27,17 +27,19 @@ RUN --mount=type=secret,id=pip_ca \
         > /tmp/requirements.txt \
     && /opt/venv/bin/pip install -r /tmp/requirements.txt
 
-# The package itself, linked to /app (its `fast-zero` command too); pip
-# and setuptools are not needed to run it.
+# The package is linked into the environment, not copied (an editable
+# install: the `fast-zero` command and a finder for /app/fast_zero), so
+# the environment does not change with the code; linking needs only the
+# package's top. pip and setuptools are not needed to run the service.
 COPY README.md ./
-COPY fast_zero ./fast_zero
+COPY fast_zero/__init__.py ./fast_zero/
 RUN --mount=type=secret,id=pip_ca \
     if [ -s /run/secrets/pip_ca ]; then \
         export PIP_CERT=/run/secrets/pip_ca; \
     fi \
     && /opt/venv/bin/pip install --no-deps --editable . \
     && /opt/venv/bin/python -m pip uninstall --yes --quiet pip setuptools \
-    && /opt/venv/bin/python -m compileall -q /opt/venv /app/fast_zero
+    && /opt/venv/bin/python -m compileall -q /opt/venv
 
 
 FROM ${BASE_IMAGE}
@@ -50,9 +52,11 @@ RUN groupadd --gid "${APP_UID}" fast_zero \
 
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
-COPY --from=builder /app/fast_zero ./fast_zero
 COPY alembic.ini ./
 COPY migrations ./migrations
+COPY fast_zero ./fast_zero
+# Compiled now: the service's user cannot write here.
+RUN /opt/venv/bin/python -m compileall -q fast_zero migrations
 
 # Production by default: the service refuses to start without a real
 # SECRET_KEY. SQLite lives on the /data volume unless DATABASE_URL names
