@@ -125,6 +125,22 @@ def run_in_image(root, config, volume, command, *, env, **popen_args):
     )  # fmt: skip
 
 
+def run_to_the_end(root, config, volume, command, *, env):
+    """Run `command` in the image: its exit status and output."""
+    process = run_in_image(
+        root,
+        config,
+        volume,
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output, _ = process.communicate(timeout=STARTUP_TIMEOUT_SECONDS)
+    return process.returncode, output
+
+
 def on_port(command, port):
     """`command` with the value of its `--port` option replaced."""
     at = command.index('--port') + 1
@@ -191,16 +207,10 @@ class Service:
     def run(self, command):
         """Another command in the image (as `docker exec` would run it):
         its exit status."""
-        process = run_in_image(
-            self.root,
-            self.config,
-            self.volume,
-            command,
-            env=self.settings,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        status, _ = run_to_the_end(
+            self.root, self.config, self.volume, command, env=self.settings
         )
-        return process.wait(timeout=STARTUP_TIMEOUT_SECONDS)
+        return status
 
     @property
     def pid(self):
@@ -248,11 +258,17 @@ def database_settings(request):
 
 
 @pytest.fixture
-def service(image_root, image_config, database_settings, tmp_path):
+def volume(image_config, tmp_path):
+    """A throw-away volume, owned by the image's user as Docker's are."""
     volume = tmp_path / 'volume'
     volume.mkdir()
     uid, gid = image_config['User'].split(':')
     os.chown(volume, int(uid), int(gid))
+    return volume
+
+
+@pytest.fixture
+def service(image_root, image_config, database_settings, volume, tmp_path):
     service = Service(
         image_root,
         image_config,
@@ -299,6 +315,21 @@ def test_image_holds_the_service_and_nothing_else(image_root, image_config):
     # The build secret was mounted for two steps and is stored nowhere.
     assert not (image_root / 'run/secrets/pip_ca').exists()
     assert 'PIP_CERT' not in image_environment(image_config)
+
+
+def test_image_refuses_to_start_without_a_secret_key(
+    image_root, image_config, volume
+):
+    command = image_config['Entrypoint'] + image_config['Cmd']
+
+    status, output = run_to_the_end(
+        image_root, image_config, volume, command, env={}
+    )
+
+    assert status == 1
+    assert 'SECRET_KEY' in output
+    assert 'Traceback' not in output
+    assert not any(volume.iterdir())
 
 
 def test_health_and_the_images_health_check(service, image_config):
