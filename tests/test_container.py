@@ -394,7 +394,7 @@ def test_sign_up_login_and_todo_round_trip(service):
     assert 'Traceback' not in service.log()
 
 
-def test_sigterm_drains_and_exits_0_within_docker_stops_grace(service):
+def test_sigterm_ends_the_service_with_0_within_docker_stops_grace(service):
     with httpx2.Client(base_url=service.base_url) as client:
         # An open keep-alive connection, as a proxy in front would hold.
         assert client.get('/health').status_code == HTTPStatus.OK
