@@ -337,7 +337,11 @@ def test_health_and_the_images_health_check(service, image_config):
         response = client.get('/health')
 
     assert response.status_code == HTTPStatus.OK
-    assert response.json() == {'status': 'ok', 'database': 'ok'}
+    assert response.json() == {
+        'status': 'ok',
+        'database': 'ok',
+        'migrations': 'ok',
+    }
     assert service.run(health_check_on_port(image_config, service.port)) == 0
     # Nothing answering: the check fails.
     assert service.run(health_check_on_port(image_config, free_port())) != 0
