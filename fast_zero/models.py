@@ -2,7 +2,7 @@ import secrets
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import ForeignKey, Index, MetaData, func
+from sqlalchemy import ForeignKey, Index, MetaData, false, func, true
 from sqlalchemy.orm import (
     Mapped,
     mapped_as_dataclass,
@@ -54,6 +54,15 @@ class User:
     email: Mapped[str] = mapped_column(unique=True)
     token_key: Mapped[str] = mapped_column(
         init=False, default_factory=new_token_key
+    )
+    # Set by an administrator (routes under /admin, the `fast-zero` CLI),
+    # never by the user's own requests. A deactivated user's tokens are
+    # refused and their logins answer 403.
+    is_active: Mapped[bool] = mapped_column(
+        init=False, default=True, server_default=true()
+    )
+    is_superuser: Mapped[bool] = mapped_column(
+        init=False, default=False, server_default=false()
     )
     created_at: Mapped[datetime] = mapped_column(
         init=False, server_default=func.now()

@@ -6,6 +6,7 @@ from http import HTTPStatus
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from fast_zero.app import app
@@ -169,3 +170,12 @@ def stamp_head(connection, revision='head') -> None:
 @cache
 def migration_scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config())
+
+
+def sync_url(url: str) -> str:
+    """The same database through a sync driver, for inspection."""
+    parsed = make_url(url)
+    driver = 'sqlite' if parsed.get_backend_name() == 'sqlite' else None
+    return parsed.set(
+        drivername=driver or 'postgresql+psycopg'
+    ).render_as_string(hide_password=False)

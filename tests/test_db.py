@@ -33,6 +33,8 @@ async def test_create_user(session, mock_db_time):
         'password': 'secret',
         'email': 'teste@test',
         'token_key': user.token_key,
+        'is_active': True,
+        'is_superuser': False,
         'created_at': time,
         'updated_at': time,
         'todos': [],

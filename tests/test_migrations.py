@@ -296,6 +296,10 @@ def test_upgrade_head_twice_is_a_no_op(alembic_config, database_path):
         query(database_path, 'SELECT * FROM users'),
     )
     assert after == before
+    # The insert named neither flag: the server defaults filled them in.
+    assert query(
+        database_path, 'SELECT is_active, is_superuser FROM users'
+    ) == [(1, 0)]
 
 
 def test_course_database_upgrades_in_place_keeping_its_rows(
@@ -345,6 +349,10 @@ def test_course_database_upgrades_in_place_keeping_its_rows(
     token_keys = query(course_database, 'SELECT token_key FROM users')
     assert len({key for (key,) in token_keys}) == len(users)  # one each
     assert all(re.fullmatch('[0-9a-f]{32}', key) for (key,) in token_keys)
+    # Every existing user active, none a superuser.
+    assert query(
+        course_database, 'SELECT is_active, is_superuser FROM users'
+    ) == [(1, 0), (1, 0)]
     # The upgraded course database has the schema the models describe.
     command.check(alembic_config)
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, inspect, text
 
 from fast_zero.app import app
 from fast_zero.database import build_engine
 from fast_zero.models import table_registry
-from tests.helpers import login, serve_sessions_from
+from tests.helpers import login, serve_sessions_from, sync_url
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / 'alembic.ini'
 SIGN_UP = {
@@ -26,15 +26,6 @@ SIGN_UP = {
     'email': 'Alice@Example.com',
     'password': 'secret123',
 }
-
-
-def sync_url(url: str) -> str:
-    """The same database through a sync driver, for inspection."""
-    parsed = make_url(url)
-    driver = 'sqlite' if parsed.get_backend_name() == 'sqlite' else None
-    return parsed.set(
-        drivername=driver or 'postgresql+psycopg'
-    ).render_as_string(hide_password=False)
 
 
 def app_tables(url: str) -> set[str]:
@@ -108,3 +99,37 @@ def test_app_works_on_a_freshly_migrated_database(
     }
     assert todo.status_code == HTTPStatus.CREATED
     assert listed.json() == {'users': [created.json()]}
+
+
+ACCOUNT_FLAGS_REVISION = '9d4e7a1c3b52'  # users: is_active, is_superuser
+
+
+def test_upgrade_makes_existing_users_active_and_none_superuser(
+    alembic_config, fresh_database_url
+):
+    before = (
+        ScriptDirectory
+        .from_config(alembic_config)
+        .get_revision(ACCOUNT_FLAGS_REVISION)
+        .down_revision
+    )
+    command.upgrade(alembic_config, before)
+    engine = create_engine(sync_url(fresh_database_url))
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    'INSERT INTO users (username, password, email, token_key)'
+                    " VALUES ('alice', 'hash', 'alice@example.com', 'key')"
+                )
+            )
+
+        command.upgrade(alembic_config, 'head')
+
+        with engine.connect() as connection:
+            flags = connection.execute(
+                text('SELECT is_active, is_superuser FROM users')
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in flags] == [(True, False)]
