@@ -17,7 +17,7 @@ from fast_zero.errors import (
     RequestBodyLimit,
     document_error_answers,
 )
-from fast_zero.routers import auth, health, todos, users
+from fast_zero.routers import admin, auth, health, todos, users
 from fast_zero.schemas import Message
 from fast_zero.settings import settings
 
@@ -132,6 +132,7 @@ app.include_router(users.router)
 app.include_router(auth.router)
 app.include_router(todos.router)
 app.include_router(health.router)
+app.include_router(admin.router)
 
 # Added before CORS, so they run after it: CORS answers preflights first.
 app.add_middleware(ConcretePathsFirst)

@@ -15,12 +15,28 @@ times faster than rows or objects.
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
-from sqlalchemy import Select, Table, bindparam, delete, or_, select, text
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    not_,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 # pydantic reads TypedDicts (TodoPage) only from typing_extensions before
 # Python 3.12.
@@ -45,6 +61,7 @@ class Caller(NamedTuple):
     username: str
     email: str
     token_key: str
+    is_superuser: bool
 
 
 class PublicUser(NamedTuple):
@@ -78,12 +95,20 @@ class TodoPage(TypedDict):
 
 # Sessions and tokens.
 
+# The token check: a deactivated user's tokens are refused by the same
+# statement, at once, on every worker.
 CURRENT_USER_QUERY = (
-    select(User).options(*WITHOUT_TODOS).where(User.id == bindparam('user_id'))
+    select(User)
+    .options(*WITHOUT_TODOS)
+    .where(User.id == bindparam('user_id'), User.is_active)
 )
 CALLER_QUERY = select(
-    users.c.id, users.c.username, users.c.email, users.c.token_key
-).where(users.c.id == bindparam('user_id'))
+    users.c.id,
+    users.c.username,
+    users.c.email,
+    users.c.token_key,
+    users.c.is_superuser,
+).where(users.c.id == bindparam('user_id'), users.c.is_active)
 
 
 def is_current_key(token_key: str, claims: TokenClaims) -> bool:
@@ -112,12 +137,26 @@ async def find_current_user(
 async def find_caller(
     *, session: AsyncSession, claims: TokenClaims
 ) -> Caller | None:
-    """The user the claims name, if the token's key is still theirs."""
-    rows = await session.execute(CALLER_QUERY, {'user_id': claims.user_id})
-    row = rows.first()
-    if row is None or not is_current_key(row.token_key, claims):
+    """The user the claims name, if active and the token's key is still
+    theirs."""
+    caller = await find_active_user(session=session, user_id=claims.user_id)
+    if caller is None or not is_current_key(caller.token_key, claims):
         return None
-    return Caller._make(row)
+    return caller
+
+
+async def find_active_user(
+    *, session: AsyncSession, user_id: int
+) -> Caller | None:
+    """The user, if they exist and are active.
+
+    A login reads them again after the password hash (which takes a
+    while) and signs its token with the key read: a deactivation that
+    landed meanwhile wins.
+    """
+    rows = await session.execute(CALLER_QUERY, {'user_id': user_id})
+    row = rows.first()
+    return None if row is None else Caller._make(row)
 
 
 async def end_every_session(*, session: AsyncSession, user: User) -> None:
@@ -194,17 +233,206 @@ async def find_taken_field(
     return 'email' if usernames else None
 
 
-async def delete_account(*, session: AsyncSession, user_id: int) -> None:
+async def delete_account(*, session: AsyncSession, user_id: int) -> bool:
     """Delete the user and everything that is theirs, and commit.
 
-    The foreign keys cascade, but the dependents are deleted here too:
-    engines built outside `build_engine` (course readers' conftests) run
-    SQLite with foreign keys off, and SQLite reuses the highest freed id,
-    so a later account would inherit the todos left behind.
+    False if there is no such user. Raises LastActiveSuperuser, deleting
+    nothing, for the last active superuser. The foreign keys cascade, but
+    the dependents are deleted here too: engines built outside
+    `build_engine` (course readers' conftests) run SQLite with foreign keys
+    off, and SQLite reuses the highest freed id, so a later account would
+    inherit the todos left behind.
     """
+    await lock_active_superusers(session)
+    deleted = await session.scalar(
+        delete(User)
+        .where(User.id == bindparam('user_id'), LEAVES_AN_ACTIVE_SUPERUSER)
+        .returning(User.id)
+        .execution_options(synchronize_session='fetch'),
+        {'user_id': user_id},
+    )
+    if deleted is None:
+        await refuse_last_active_superuser(session=session, user_id=user_id)
+        return False
     await session.execute(delete(Todo).where(Todo.user_id == user_id))
-    await session.execute(delete(User).where(User.id == user_id))
     await session.commit()
+    return True
+
+
+# Administration: account flags, and the rule that an active superuser
+# always remains.
+
+
+class LastActiveSuperuser(Exception):
+    """The change would leave no active superuser (answered 409)."""
+
+    detail = 'At least one active superuser must remain'
+
+
+IS_ACTIVE_SUPERUSER = and_(users.c.is_active, users.c.is_superuser)
+other_users = users.alias('other_users')
+# Written for statements on `users` about the user bound as `user_id`.
+LEAVES_AN_ACTIVE_SUPERUSER = or_(
+    not_(IS_ACTIVE_SUPERUSER),
+    exists().where(
+        other_users.c.id != bindparam('user_id'),
+        other_users.c.is_active,
+        other_users.c.is_superuser,
+    ),
+)
+ACTIVE_SUPERUSERS_FOR_UPDATE = (
+    select(users.c.id)
+    .where(IS_ACTIVE_SUPERUSER)
+    .order_by(users.c.id)
+    .with_for_update()
+)
+
+
+async def lock_active_superusers(session: AsyncSession) -> None:
+    """Hold the active superusers' rows until the transaction ends.
+
+    PostgreSQL: two transactions that each check "another active
+    superuser remains" and then change one would both pass on the rows as
+    they were; the lock makes the second wait and re-read. SQLite has no
+    row locks and needs none: its conditional statement (the first write of
+    its transaction) runs under the database's write lock, on the latest
+    rows.
+    """
+    if session.get_bind().dialect.name != 'sqlite':
+        await session.execute(ACTIVE_SUPERUSERS_FOR_UPDATE)
+
+
+async def refuse_last_active_superuser(
+    *, session: AsyncSession, user_id: int
+) -> None:
+    """After a guarded statement changed no row: LastActiveSuperuser if the
+    user exists (the guard refused), else nothing (no such user).
+
+    Commits, as nothing was changed: that ends the transaction and its
+    locks without expiring the session's objects, as a rollback would.
+    """
+    found = await session.scalar(
+        select(users.c.id).where(users.c.id == user_id)
+    )
+    await session.commit()
+    if found is not None:
+        raise LastActiveSuperuser
+
+
+async def find_user_for_update(
+    *, session: AsyncSession, user_id: int
+) -> User | None:
+    """The user as stored now (not as the session remembers it)."""
+    return await session.get(
+        User, user_id, options=WITHOUT_TODOS, populate_existing=True
+    )
+
+
+async def change_account_flags(
+    *,
+    session: AsyncSession,
+    user_id: int,
+    is_active: bool | None = None,
+    is_superuser: bool | None = None,
+) -> User | None:
+    """Set the flags given (None: as it is), and commit.
+
+    The user as stored afterwards, or None if there is no such user.
+    Deactivating ends every session of the user. Raises
+    LastActiveSuperuser, changing nothing, if no active superuser would
+    remain.
+    """
+    await lock_active_superusers(session)
+    user = await find_user_for_update(session=session, user_id=user_id)
+    if user is None:
+        await session.commit()  # ends the transaction and its locks
+        return None
+    was_active = user.is_active
+    flags = {
+        'is_active': was_active if is_active is None else is_active,
+        'is_superuser': (
+            user.is_superuser if is_superuser is None else is_superuser
+        ),
+    }
+    if flags == {'is_active': was_active, 'is_superuser': user.is_superuser}:
+        await session.commit()
+        return user
+    statement = (
+        update(users).where(users.c.id == bindparam('user_id')).values(flags)
+    )
+    if not (flags['is_active'] and flags['is_superuser']):
+        statement = statement.where(LEAVES_AN_ACTIVE_SUPERUSER)
+    changed = await session.scalar(
+        statement.returning(users.c.id), {'user_id': user_id}
+    )
+    if changed is None:
+        await refuse_last_active_superuser(session=session, user_id=user_id)
+        return None  # deleted meanwhile
+    changed_user = await find_user_for_update(session=session, user_id=user_id)
+    # The row is written and locked by this transaction: it is there.
+    assert changed_user is not None
+    if was_active and not changed_user.is_active:
+        await end_every_session(session=session, user=changed_user)
+    await session.commit()
+    return changed_user
+
+
+ADMIN_USER_COLUMNS = (
+    users.c.id,
+    users.c.username,
+    users.c.email,
+    users.c.is_active,
+    users.c.is_superuser,
+    users.c.created_at,
+    users.c.updated_at,
+)
+
+
+class AdminUserRow(TypedDict):
+    id: int
+    username: str
+    email: str
+    is_active: bool
+    is_superuser: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class AdminUserPage(TypedDict):
+    users: list[AdminUserRow]
+    total: int
+
+
+async def admin_users_page(
+    *, session: AsyncSession, offset: int, limit: int, search: str | None
+) -> AdminUserPage:
+    """A page of every user, in id order, and how many match in all.
+
+    `search` matches a substring of the username or the email, ignoring
+    the case of ASCII letters; LIKE's wildcards in it match themselves.
+    """
+    matching: ColumnElement[bool] = true()
+    if search is not None:
+        pattern = like_literal(search)
+        matching = or_(
+            users.c.username.icontains(pattern, escape=LIKE_ESCAPE),
+            users.c.email.icontains(pattern, escape=LIKE_ESCAPE),
+        )
+    total = await session.scalar(
+        select(func.count()).select_from(users).where(matching)
+    )
+    assert total is not None  # a count always has a row
+    rows = await session.execute(
+        select(*ADMIN_USER_COLUMNS)
+        .where(matching)
+        .order_by(users.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return {
+        'users': [cast(AdminUserRow, row._asdict()) for row in rows],
+        'total': total,
+    }
 
 
 # Todos.
@@ -218,9 +446,10 @@ def todo_page_query(
 ) -> Select[int, str, str, str]:
     """The list query for one combination of filters (built once each).
 
-    It also checks the token's key (joining the user), so a page with
-    todos needs no other query. (A plain SQL comparison suffices: the key
-    travels in a signed token, so it cannot be probed without the secret.)
+    It also checks the token's key and that the user is active (joining
+    the user), so a page with todos needs no other query. (A plain SQL
+    comparison suffices: the key travels in a signed token, so it cannot
+    be probed without the secret.)
     """
     columns = todos.c
     query = (
@@ -229,6 +458,7 @@ def todo_page_query(
         .where(
             columns.user_id == bindparam('user_id'),
             users.c.token_key == bindparam('token_key'),
+            users.c.is_active,
         )
     )
     if title:

@@ -4,7 +4,9 @@
 invalid or cannot even be read (never echoing what was sent), both in
 /openapi.json; 405 to a method a path lacks, with an `Allow` header naming
 every method it has; 503 when the database lacks a table or column (not
-migrated); JSON 500 for anything unexpected. HEAD on every GET route.
+migrated); JSON 500 for anything unexpected; 409 for a change that would leave no
+active superuser (the routes that may refuse so document it). HEAD on
+every GET route.
 """
 
 import logging
@@ -25,6 +27,7 @@ from starlette.formparsers import MultiPartException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fast_zero.crud import LastActiveSuperuser
 from fast_zero.migration_state import NOT_AT_HEAD, is_missing_schema_error
 
 logger = logging.getLogger(__name__)
@@ -198,9 +201,18 @@ async def internal_server_error(
     )
 
 
+async def last_active_superuser(
+    _request: Request, exc: LastActiveSuperuser
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=HTTPStatus.CONFLICT, content={'detail': exc.detail}
+    )
+
+
 ExceptionHandler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
 EXCEPTION_HANDLERS: dict[int | type[Exception], ExceptionHandler] = {
     RequestValidationError: validation_error_without_input,
+    LastActiveSuperuser: last_active_superuser,
     HTTPStatus.BAD_REQUEST.value: bad_request,
     HTTPStatus.METHOD_NOT_ALLOWED.value: method_not_allowed,
     DBAPIError: database_error,

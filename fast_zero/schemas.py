@@ -1,5 +1,6 @@
 """Request and response shapes. Length limits come from Settings."""
 
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated, Literal
 
@@ -11,6 +12,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    StrictBool,
     StringConstraints,
 )
 
@@ -108,6 +110,53 @@ class Token(BaseModel):
 class FilterPage(BaseModel):
     offset: int = Field(0, ge=0, le=MAX_ID)
     limit: int = Field(100, ge=1, le=100)
+
+
+UserSearchText = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=settings.EMAIL_MAX_LENGTH, pattern=WITHOUT_NUL
+    ),
+]
+
+
+class FilterUsers(FilterPage):
+    """`q` matches a substring of the username or the email, ignoring the
+    case of ASCII letters; `%` and `_` match themselves."""
+
+    q: UserSearchText | None = None
+
+
+def as_utc(moment: datetime) -> datetime:
+    """The timestamp columns hold UTC without a zone (SQLite's
+    CURRENT_TIMESTAMP); JSON's date-time needs one."""
+    return moment.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+
+
+class AdminUser(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    username: str
+    email: str
+    is_active: bool
+    is_superuser: bool
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class AdminUserList(BaseModel):
+    users: list[AdminUser]
+    total: int
+
+
+class AccountFlags(BaseModel):
+    # Omitted flags stay as they are; an explicit null is a 422 (the None
+    # default only marks "omitted"). Strict: JSON booleans, not "yes" or 1.
+    is_active: StrictBool = None  # type: ignore[assignment]
+    is_superuser: StrictBool = None  # type: ignore[assignment]
 
 
 TodoTitle = Annotated[

@@ -234,6 +234,20 @@ async def get_caller(session: Session, token: BearerToken) -> crud.Caller:
 
 Caller = Annotated[crud.Caller, Depends(get_caller)]
 
+not_enough_permissions = HTTPException(
+    status_code=HTTPStatus.FORBIDDEN, detail='Not enough permissions'
+)
+
+
+async def get_superuser(caller: Caller) -> crud.Caller:
+    """The caller, if a superuser; else 403."""
+    if not caller.is_superuser:
+        raise not_enough_permissions
+    return caller
+
+
+Superuser = Annotated[crud.Caller, Depends(get_superuser)]
+
 
 async def authorize_users_directory(
     session: Session, token: BearerToken

@@ -179,6 +179,31 @@ def token(client, user):
     return response.json()['access_token']
 
 
+async def create_superuser(session, **fields):
+    user = await create_user(session, **fields)
+    user.is_superuser = True
+    await session.commit()
+    return user
+
+
+@pytest_asyncio.fixture
+async def superuser(session):
+    """An active superuser (the only one)."""
+    return await create_superuser(session)
+
+
+@pytest.fixture
+def superuser_token(client, superuser):
+    response = client.post(
+        '/auth/token',
+        data={
+            'username': superuser.email,
+            'password': superuser.clean_password,
+        },
+    )
+    return response.json()['access_token']
+
+
 @contextmanager
 def _mock_db_time(*, model, time=datetime(2024, 1, 1)):
     def fake_time_hook(mapper, connection, target):

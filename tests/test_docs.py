@@ -26,6 +26,9 @@ OPERATION_IDS = {
     ('get', '/todos/'): 'todos-list_todos',
     ('patch', '/todos/{todo_id}'): 'todos-patch_todo',
     ('delete', '/todos/{todo_id}'): 'todos-delete_todo',
+    ('get', '/admin/users'): 'admin-list_users',
+    ('patch', '/admin/users/{user_id}'): 'admin-update_account_flags',
+    ('delete', '/admin/users/{user_id}'): 'admin-delete_user',
 }
 # Any address a page could load from another host.
 EXTERNAL_URL = re.compile(r'(https?:)?//[a-z0-9]', re.IGNORECASE)

@@ -31,6 +31,7 @@ from tests.helpers import invalid_email, stamp_head, validation_error
 QUICK_EXAMPLES = 15
 LONG_EXAMPLES = int(os.environ.get('FUZZ_EXAMPLES', '100'))
 STEPS_PER_SCENARIO = 10
+BYSTANDERS = 3  # users for the /admin operations to act on
 
 
 def fuzz_settings(max_examples: int) -> settings:
@@ -64,6 +65,7 @@ schemathesis.openapi.format(
         st.sampled_from(['com', 'org', 'dev']),
     ),
 )
+
 
 CONFIG = SchemathesisConfig.from_dict({
     'operations': [
@@ -120,12 +122,13 @@ def fuzz_database(fresh_database_url):
         portal.call(engine.dispose)
 
 
-def live_user_token(fuzz_database):
+def live_user_token(fuzz_database, *, superuser: bool = False):
     """A function giving a valid token of a user who exists right now.
 
     The fuzzer may delete that user or revoke its tokens (logout, PUT),
     so each request asks for a token anew; a deleted user is signed up
-    again.
+    again. A superuser the fuzzer deactivated or demoted (possible once it
+    promoted another) is made an active superuser again.
     """
     engine, portal = fuzz_database
     user_id = None
@@ -145,6 +148,9 @@ def live_user_token(fuzz_database):
                 session.add(user)
                 await session.commit()
                 user_id = user.id
+            if superuser and not (user.is_active and user.is_superuser):
+                user.is_active = user.is_superuser = True
+                await session.commit()
             return issue_access_token(user)['access_token']
 
     return lambda: portal.call(token_of_a_live_user)
@@ -165,11 +171,53 @@ def test_every_operation_answers_as_documented(case, request_headers):
     case.call_and_validate(headers=request_headers())
 
 
+admin_schema = schema.include(path_regex='^/admin/')
+
+
+@pytest.fixture
+def superuser_headers(fuzz_database):
+    """Headers with a live superuser's token, and other users to act on."""
+    engine, portal = fuzz_database
+    portal.call(add_bystanders, engine)
+    token = live_user_token(fuzz_database, superuser=True)
+    return lambda: {'Authorization': f'Bearer {token()}'}
+
+
+async def add_bystanders(engine):
+    async with AsyncSession(engine) as session:
+        session.add_all(
+            User(
+                username=f'bystander{number}',
+                email=f'bystander{number}@example.com',
+                password=get_password_hash('bystander-password'),
+            )
+            for number in range(BYSTANDERS)
+        )
+        await session.commit()
+
+
+@admin_schema.parametrize()
+@fuzz_settings(QUICK_EXAMPLES)
+def test_admin_operations_answer_as_documented_for_a_superuser(
+    case, superuser_headers
+):
+    case.call_and_validate(headers=superuser_headers())
+
+
 @pytest.mark.slow
 @schema.parametrize()
 @fuzz_settings(LONG_EXAMPLES)
 def test_every_operation_answers_as_documented_long_run(case, request_headers):
     case.call_and_validate(headers=request_headers())
+
+
+@pytest.mark.slow
+@admin_schema.parametrize()
+@fuzz_settings(LONG_EXAMPLES)
+def test_admin_operations_answer_as_documented_for_a_superuser_long_run(
+    case, superuser_headers
+):
+    case.call_and_validate(headers=superuser_headers())
 
 
 APIWorkflow = schema.as_state_machine()

@@ -29,6 +29,7 @@ JSON_BODY_ROUTES = [
     ('PUT', '/users/{user_id}'),
     ('POST', '/todos/'),
     ('PATCH', '/todos/1'),
+    ('PATCH', '/admin/users/{user_id}'),
 ]
 NOT_AN_OBJECT = {
     'type': 'model_attributes_type',
@@ -80,8 +81,10 @@ async def database_rows(session):
 
 
 @pytest.fixture
-def send_json(client, user, token):
-    """Send `content` as JSON to a route of JSON_BODY_ROUTES, logged in."""
+def send_json(client, superuser, superuser_token):
+    """Send `content` as JSON to a route of JSON_BODY_ROUTES, logged in
+    as a superuser (who may call every one of them)."""
+    user, token = superuser, superuser_token
 
     def send(route, content: bytes):
         method, path = route

@@ -413,3 +413,41 @@ def test_login_documents_429(client):
     assert too_many['content']['application/json']['schema'] == {
         '$ref': '#/components/schemas/ErrorMessage'
     }
+
+
+# A deactivated account's right password: 403, counted as a failure
+
+
+@pytest.mark.asyncio
+async def test_inactive_users_logins_do_not_reset_the_email_counter(
+    client, session, user
+):
+    user.is_active = False
+    await session.commit()
+    failures = fail_logins(client, user.email, 4)
+    inactive = login(client, user.email, user.clean_password)
+
+    refused = login(client, user.email, user.clean_password)
+
+    assert failures == [HTTPStatus.UNAUTHORIZED] * 4
+    assert inactive.status_code == HTTPStatus.FORBIDDEN
+    assert inactive.json() == {'detail': 'Inactive user'}
+    assert_too_many(refused)
+
+
+@pytest.mark.asyncio
+async def test_inactive_users_logins_count_against_the_address(
+    client, session, user, other_user, set_login_limits
+):
+    set_login_limits(LOGIN_RATE_LIMIT_PER_ADDRESS='3/minute')
+    user.is_active = False
+    await session.commit()
+    inactive = [
+        login(client, user.email, user.clean_password).status_code
+        for _ in range(3)
+    ]
+
+    refused = login(client, other_user.email, other_user.clean_password)
+
+    assert inactive == [HTTPStatus.FORBIDDEN] * 3
+    assert_too_many(refused)

@@ -5,7 +5,11 @@ from typing import Annotated
 from fastapi import Depends, Form, HTTPException, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from fast_zero.crud import end_every_session, get_user_by_email
+from fast_zero.crud import (
+    end_every_session,
+    find_active_user,
+    get_user_by_email,
+)
 from fast_zero.database import Session, release_connection
 from fast_zero.login_limits import LoginLimiterDep, client_address
 from fast_zero.routing import PrefixedRouter
@@ -63,8 +67,12 @@ OAuth2Form = Annotated[LoginForm, Depends()]
 UNAUTHORIZED = error_responses(HTTPStatus.UNAUTHORIZED)
 LOGIN_ERRORS = error_responses(
     HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.FORBIDDEN,
     HTTPStatus.TOO_MANY_REQUESTS,
     HTTPStatus.SERVICE_UNAVAILABLE,
+)
+INACTIVE_USER = HTTPException(
+    status_code=HTTPStatus.FORBIDDEN, detail='Inactive user'
 )
 
 
@@ -84,7 +92,8 @@ async def login_for_access_token(
     OAuth2 names it) and password.
 
     Too many failed logins for the email or from the client's address
-    answer 429 before any lookup or hashing.
+    answer 429 before any lookup or hashing. A deactivated account's
+    right password answers 403.
     """
     email = form_data.username.lower()
     address = client_address(request)
@@ -106,12 +115,20 @@ async def login_for_access_token(
     if user is None or not verified:
         await login_limiter.record_failure(address=address)
         raise incorrect
+    # Only now, with the password verified: no account enumeration. The
+    # re-read catches a deactivation that landed while the hash ran.
+    active = user.is_active and await find_active_user(
+        session=session, user_id=user.id
+    )
+    if not active:
+        await login_limiter.record_failure(address=address)
+        raise INACTIVE_USER
     await login_limiter.record_success(email=email)
     if updated_hash:
         # Hashed with outdated parameters: store the current kind.
         user.password = updated_hash
         await session.commit()
-    return issue_access_token(user)
+    return issue_access_token(active)
 
 
 @router.post(

@@ -1,3 +1,4 @@
+import logging
 from http import HTTPStatus
 from typing import Annotated
 
@@ -9,6 +10,7 @@ from fast_zero.crud import (
     delete_account,
     end_every_session,
     find_taken_field,
+    find_user_for_update,
     public_user,
     users_page,
 )
@@ -33,17 +35,30 @@ from fast_zero.security import (
     authorize_users_directory,
     get_password_hash_async,
     issue_access_token,
+    not_enough_permissions,
     verify_password_async,
 )
 
+logger = logging.getLogger(__name__)
 router = PrefixedRouter(prefix='/users', tags=['users'])
 
 DIRECTORY_ERRORS = error_responses(HTTPStatus.UNAUTHORIZED)
 OWN_ACCOUNT_ERRORS = error_responses(HTTPStatus.UNAUTHORIZED)
-OWNER_ERRORS = error_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN)
+# 409: the last active superuser cannot go.
+DELETE_OWN_ERRORS = error_responses(
+    HTTPStatus.UNAUTHORIZED, HTTPStatus.CONFLICT
+)
+# 404: a superuser's action on an unknown id (others get 403 for it).
+DELETE_ERRORS = error_responses(
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.NOT_FOUND,
+    HTTPStatus.CONFLICT,
+)
 UPDATE_ERRORS = error_responses(
     HTTPStatus.UNAUTHORIZED,
     HTTPStatus.FORBIDDEN,
+    HTTPStatus.NOT_FOUND,
     HTTPStatus.CONFLICT,
     HTTPStatus.SERVICE_UNAVAILABLE,  # the hashing pool is full
 )
@@ -57,11 +72,17 @@ UPDATE_CONFLICT = HTTPException(
 )
 
 
-def ensure_own_account(caller_id: int, user_id: int) -> None:
-    if caller_id != user_id:
-        raise HTTPException(
-            status_code=HTTPStatus.FORBIDDEN, detail='Not enough permissions'
-        )
+def user_not_found() -> HTTPException:
+    return HTTPException(
+        status_code=HTTPStatus.NOT_FOUND, detail='User not found'
+    )
+
+
+def ensure_may_manage(caller: User | Caller, user_id: int) -> None:
+    """403 unless the account is the caller's own or the caller is a
+    superuser (for an unknown id too: it reveals nothing to others)."""
+    if caller.id != user_id and not caller.is_superuser:
+        raise not_enough_permissions
 
 
 async def ensure_available_for(
@@ -177,7 +198,7 @@ async def update_own_profile(
 @router.delete(
     '/me',
     response_model=Message,
-    responses=OWN_ACCOUNT_ERRORS,
+    responses=DELETE_OWN_ERRORS,
     operation_id='users-delete_own_account',
 )
 async def delete_own_account(session: Session, current_user: Caller) -> dict:
@@ -224,9 +245,7 @@ async def change_password(
 async def read_user(user_id: ResourceId, session: Session) -> dict:
     found = await public_user(session=session, user_id=user_id)
     if found is None:
-        raise HTTPException(
-            status_code=HTTPStatus.NOT_FOUND, detail='User not found'
-        )
+        raise user_not_found()
     return found._asdict()
 
 
@@ -242,30 +261,47 @@ async def update_user(
     session: Session,
     current_user: CurrentUser,
 ) -> User:
-    ensure_own_account(current_user.id, user_id)
+    """Replace an account: your own, or anyone's for a superuser."""
+    ensure_may_manage(current_user, user_id)
+    target = current_user
+    if user_id != current_user.id:
+        other = await find_user_for_update(session=session, user_id=user_id)
+        if other is None:
+            raise user_not_found()
+        target = other
     await ensure_available_for(
-        current_user, session=session, username=user.username, email=user.email
+        target, session=session, username=user.username, email=user.email
     )
     await release_connection(session)
-    # A new password revokes the tokens issued so far; the same one not.
-    if not await verify_password_async(user.password, current_user.password):
-        await end_every_session(session=session, user=current_user)
-    current_user.username = user.username
-    current_user.email = user.email
-    current_user.password = await get_password_hash_async(user.password)
+    # A new password ends the account's sessions; the same one not.
+    if not await verify_password_async(user.password, target.password):
+        await end_every_session(session=session, user=target)
+    target.username = user.username
+    target.email = user.email
+    target.password = await get_password_hash_async(user.password)
     await commit_account_changes(session)
-    return current_user
+    if target is not current_user:
+        logger.info(
+            'superuser %d replaced the account of user %d',
+            current_user.id,
+            target.id,
+        )
+    return target
 
 
 @router.delete(
     '/{user_id}',
     response_model=Message,
-    responses=OWNER_ERRORS,
+    responses=DELETE_ERRORS,
     operation_id='users-delete_user',
 )
 async def delete_user(
     user_id: ResourceId, session: Session, current_user: Caller
 ) -> dict:
-    ensure_own_account(current_user.id, user_id)
-    await delete_account(session=session, user_id=user_id)
+    """Delete an account: your own, or anyone's for a superuser."""
+    ensure_may_manage(current_user, user_id)
+    if not await delete_account(session=session, user_id=user_id):
+        raise user_not_found()
+    if user_id != current_user.id:
+        logger.info('superuser %d deleted user %d', current_user.id, user_id)
     return {'message': 'User deleted'}
