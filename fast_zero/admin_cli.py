@@ -8,8 +8,9 @@ and a relative SQLite path depend on the working directory. Exit codes:
 
 import asyncio
 import logging
-from enum import Enum
-from typing import Annotated, NoReturn
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -18,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 logger = logging.getLogger(__name__)
+Result = TypeVar('Result')
 
 accounts = typer.Typer(
     add_completion=False, pretty_exceptions_show_locals=False
@@ -29,7 +31,7 @@ TAKEN_DETAIL = {
 }
 
 
-class Switch(str, Enum):
+class Switch(StrEnum):
     true = 'true'
     false = 'false'
 
@@ -73,11 +75,13 @@ def read_password(from_stdin: bool) -> str:
     return typer.prompt('Password', hide_input=True, confirmation_prompt=True)
 
 
-def run_on_database(url: str, work) -> object:
+def run_on_database(
+    url: str, work: Callable[[AsyncSession], Awaitable[Result]]
+) -> Result:
     """`await work(session)` on a connection of its own to `url`."""
     from fast_zero.database import build_engine  # noqa: PLC0415
 
-    async def run():
+    async def run() -> Result:
         engine = build_engine(url, pooled=False)
         try:
             async with AsyncSession(engine, expire_on_commit=False) as session:
