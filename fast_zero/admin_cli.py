@@ -1,8 +1,9 @@
 """Operator commands on accounts: create-user, set-active, set-superuser.
 
-Part of the `fast-zero` command. Each prints the database it acts on
-(URL, password hidden) on stderr before changing anything, since `.env`
-and a relative SQLite path depend on the working directory. Exit codes:
+Part of the `fast-zero` command (fast_zero/cli.py adds them to its app).
+Each prints the database it acts on (URL, password hidden) on stderr
+before changing anything, since `.env` and a relative SQLite path depend
+on the working directory. Exit codes:
 0 done, 1 refused (one line on stderr saying why; nothing written), 2 usage.
 """
 
@@ -14,8 +15,7 @@ from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 logger = logging.getLogger(__name__)
@@ -46,18 +46,12 @@ def refuse(reason: str) -> NoReturn:
 
 
 def announce_database() -> str:
-    """DATABASE_URL, after saying it on stderr with its password hidden."""
-    from fast_zero.settings import settings  # noqa: PLC0415 (reads .env)
+    """DATABASE_URL, after saying it on stderr with its password hidden
+    (or exit 1 for invalid settings), as every `fast-zero` command does."""
+    # Imported here, as below: fast_zero.cli imports this module.
+    from fast_zero.cli import database_url  # noqa: PLC0415
 
-    url = settings.DATABASE_URL
-    say(f'database: {make_url(url).render_as_string(hide_password=True)}')
-    return url
-
-
-def first_line(error: Exception) -> str:
-    """What went wrong, without SQLAlchemy's statement and parameters."""
-    reason = error.orig if isinstance(error, DBAPIError) else error
-    return (str(reason).strip().splitlines() or [type(reason).__name__])[0]
+    return database_url()
 
 
 def invalid_fields(error: ValidationError) -> str:
@@ -92,6 +86,8 @@ def run_on_database(
     try:
         return asyncio.run(run())
     except (OSError, SQLAlchemyError) as error:
+        from fast_zero.cli import first_line  # noqa: PLC0415
+
         refuse(f'the database refused: {first_line(error)}')
 
 

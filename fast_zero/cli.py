@@ -1,4 +1,5 @@
-"""The `fast-zero` command: serve the API, migrate its database.
+"""The `fast-zero` command: serve the API, migrate its database, and
+manage accounts (create-user, set-active, set-superuser: admin_cli.py).
 
 `fast-zero serve` (what `task run` runs) refuses to start, with one line
 on stderr and exit code 1, when the settings are invalid or the database
@@ -18,6 +19,7 @@ from alembic.util import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from fast_zero.admin_cli import accounts
 from fast_zero.migration_state import (
     SchemaState,
     alembic_config,
@@ -37,6 +39,7 @@ app = typer.Typer(
     # Typer would print every local variable of a traceback: secrets too.
     pretty_exceptions_show_locals=False,
 )
+app.add_typer(accounts)
 
 
 def say(line: str) -> None:

@@ -4,9 +4,9 @@
 invalid or cannot even be read (never echoing what was sent), both in
 /openapi.json; 405 to a method a path lacks, with an `Allow` header naming
 every method it has; 503 when the database lacks a table or column (not
-migrated); JSON 500 for anything unexpected; 409 for a change that would leave no
-active superuser (the routes that may refuse so document it). HEAD on
-every GET route.
+migrated); JSON 500 for anything unexpected; 409 for a change that would
+leave no active superuser (the routes that may refuse so document it).
+HEAD on every GET route.
 """
 
 import logging

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from fast_zero.admin_cli import accounts
+from fast_zero import cli
 from fast_zero.app import app
 from fast_zero.database import build_engine
 from fast_zero.settings import settings
@@ -46,7 +46,7 @@ def database_url(fresh_database_url, monkeypatch):
 
 
 def run(*args: str, stdin: str | None = None):
-    return CliRunner().invoke(accounts, list(args), input=stdin)
+    return CliRunner().invoke(cli.app, list(args), input=stdin)
 
 
 def database_line(url: str) -> str:
