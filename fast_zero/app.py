@@ -8,7 +8,7 @@ from fastapi.openapi.docs import get_redoc_html
 from fastapi.responses import HTMLResponse
 from fastapi_offline import FastAPIOffline
 
-from fast_zero import hashing
+from fast_zero import hashing, metrics, observability
 from fast_zero.database import build_engine, build_session_factory
 from fast_zero.errors import (
     EXCEPTION_HANDLERS,
@@ -17,13 +17,25 @@ from fast_zero.errors import (
     RequestBodyLimit,
     document_error_answers,
 )
+from fast_zero.logs import app_logging
 from fast_zero.routers import admin, auth, health, todos, users
+from fast_zero.routers import metrics as metrics_route
 from fast_zero.schemas import Message
 from fast_zero.settings import settings
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncGenerator[None, None]:
+    """The app's logging around its resources; at the end, this worker's
+    gauges leave the metrics' live sums."""
+    with app_logging(settings):
+        async with app_resources(app):
+            yield
+    metrics.mark_process_done()
+
+
+@asynccontextmanager
+async def app_resources(app: FastAPI) -> AsyncGenerator[None, None]:
     """Give the app its engine, session factory and hashing pool.
 
     An engine or session factory a caller (a test fixture) set on
@@ -133,6 +145,8 @@ app.include_router(auth.router)
 app.include_router(todos.router)
 app.include_router(health.router)
 app.include_router(admin.router)
+if settings.METRICS_ENABLED:
+    app.include_router(metrics_route.router)
 
 # Added before CORS, so they run after it: CORS answers preflights first.
 app.add_middleware(ConcretePathsFirst)
@@ -145,6 +159,10 @@ if settings.CORS_ORIGINS:
         allow_methods=['*'],
         allow_headers=['*'],
     )
+
+# Outermost but one: it records what every layer inside answers (HeadAsGet,
+# outside it, hands the layers inside a copy of the request's scope).
+observability.install(app, settings)
 
 # Outermost: every layer inside sees a GET.
 app.add_middleware(HeadAsGet)

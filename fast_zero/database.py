@@ -30,6 +30,7 @@ from sqlalchemy.pool import (
     StaticPool,
 )
 
+from fast_zero import metrics
 from fast_zero.settings import settings
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,11 @@ logger = logging.getLogger(__name__)
 # against SQLAlchemy's own (bench/README.md); read only by build_engine.
 STOCK_SQLITE_DRIVER = 'FAST_ZERO_STOCK_SQLITE_DRIVER'
 STOCK_POOL = 'FAST_ZERO_STOCK_POOL'
+
+
+# Statement parameters stay out of error messages (and so out of logs and
+# tracebacks): they hold password hashes and token keys.
+SECRET_SAFE = {'hide_parameters': True}
 
 
 def is_sqlite(url: str) -> bool:
@@ -103,11 +109,19 @@ def sqlite_driver_options() -> dict:
 
 
 def build_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
-    """An engine for `url`, with the options its backend needs.
+    """An engine for `url`, with the options its backend needs, its pool
+    watched for /metrics.
 
     `pooled=False` opens a connection per checkout (NullPool): for tools and
     tests that use an engine from more than one event loop.
     """
+    engine = build_backend_engine(url, pooled=pooled)
+    if settings.METRICS_ENABLED:
+        metrics.watch_connection_pool(engine)
+    return engine
+
+
+def build_backend_engine(url: str, *, pooled: bool) -> AsyncEngine:
     if is_sqlite(url):
         return build_sqlite_engine(url, pooled=pooled)
     # psycopg (libpq) and asyncpg name the connect timeout differently.
@@ -119,7 +133,7 @@ def build_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
     connect_args = {timeout_arg: settings.DATABASE_CONNECT_TIMEOUT_SECONDS}
     if not pooled:
         return create_async_engine(
-            url, poolclass=NullPool, connect_args=connect_args
+            url, poolclass=NullPool, connect_args=connect_args, **SECRET_SAFE
         )
     return create_async_engine(
         url,
@@ -129,6 +143,7 @@ def build_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
         pool_pre_ping=settings.DATABASE_POOL_PRE_PING,
         pool_recycle=settings.DATABASE_POOL_RECYCLE_SECONDS,
         connect_args=connect_args,
+        **SECRET_SAFE,
     )
 
 
@@ -147,7 +162,9 @@ def build_sqlite_engine(url: str, *, pooled: bool) -> AsyncEngine:
             'pool_size': settings.SQLITE_POOL_SIZE,
             'max_overflow': 0,
         }
-    engine = create_async_engine(url, **sqlite_driver_options(), **options)
+    engine = create_async_engine(
+        url, **sqlite_driver_options(), **options, **SECRET_SAFE
+    )
     configure_sqlite(engine, settings.SQLITE_BUSY_TIMEOUT_MS)
     return engine
 

@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fast_zero.crud import LastActiveSuperuser
+from fast_zero.logs import request_id_var
 from fast_zero.migration_state import NOT_AT_HEAD, is_missing_schema_error
 
 logger = logging.getLogger(__name__)
@@ -187,14 +188,20 @@ async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
 
 
 def internal_server_error_body() -> dict:
-    """The body of every 500: JSON, and nothing about the error itself."""
-    return {'detail': HTTPStatus.INTERNAL_SERVER_ERROR.phrase}
+    """The body of every 500: nothing about the error itself, and the
+    request id that finds its log lines."""
+    body = {'detail': HTTPStatus.INTERNAL_SERVER_ERROR.phrase}
+    request_id = request_id_var.get()
+    if request_id is not None:
+        body['request_id'] = request_id
+    return body
 
 
 async def internal_server_error(
     _request: Request, _exc: Exception
 ) -> JSONResponse:
-    # Starlette logs the traceback (and re-raises) after this answer.
+    # Only without the observer (fast_zero/observability.py), which answers
+    # errors itself: Starlette logs the traceback and re-raises after this.
     return JSONResponse(
         status_code=HTTPStatus.INTERNAL_SERVER_ERROR,
         content=internal_server_error_body(),

@@ -15,6 +15,7 @@ outside a lifespan (a script, a test) starts one on first use.
 """
 
 import asyncio
+import contextvars
 import logging
 import os
 import threading
@@ -27,6 +28,8 @@ from fastapi import HTTPException
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from fast_zero import metrics
+from fast_zero.logs import RateLimitedWarning
 from fast_zero.settings import settings
 
 logger = logging.getLogger(__name__)
@@ -79,6 +82,9 @@ class HashingPool:
     """
 
     def __init__(self, *, threads: int, queue_size: int) -> None:
+        self.warn_busy = RateLimitedWarning(
+            logger, 'Hashing pool full: answering 503'
+        )
         self._executor = ThreadPoolExecutor(
             max_workers=threads,
             thread_name_prefix='password-hashing',
@@ -94,13 +100,30 @@ class HashingPool:
     ) -> Result:
         """Run `function(*args)` in a thread; HashingBusy if full."""
         if not self._slots.acquire(blocking=False):
+            metrics.hashing_jobs_refused.inc()
+            self.warn_busy()
             raise HashingBusy()
-        job = self._executor.submit(function, *args)
+        metrics.hashing_jobs_waiting.inc()
+        # In a copy of the request's context: its log lines carry its id.
+        job = self._executor.submit(
+            contextvars.copy_context().run, self._hash, function, *args
+        )
         job.add_done_callback(self._release_slot)
         # Cancelling this await cancels the job only if it has not started.
         return await asyncio.wrap_future(job)
 
-    def _release_slot(self, _job: Future) -> None:
+    @staticmethod
+    def _hash(function: Callable[..., Result], *args: object) -> Result:
+        metrics.hashing_jobs_waiting.dec()
+        metrics.hashing_jobs_running.inc()
+        try:
+            return function(*args)
+        finally:
+            metrics.hashing_jobs_running.dec()
+
+    def _release_slot(self, job: Future) -> None:
+        if job.cancelled():  # before it started
+            metrics.hashing_jobs_waiting.dec()
         self._slots.release()
 
     def shutdown(self) -> None:

@@ -12,6 +12,7 @@ and ignores that header from any other peer, so a client cannot choose
 the address it is counted under.
 """
 
+import logging
 import math
 import time
 from http import HTTPStatus
@@ -22,7 +23,11 @@ from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
+from fast_zero import metrics
+from fast_zero.logs import RateLimitedWarning
 from fast_zero.settings import settings
+
+logger = logging.getLogger(__name__)
 
 EMAIL_KEY = 'login-email'
 ADDRESS_KEY = 'login-address'
@@ -66,6 +71,9 @@ class LoginLimiter:
         self.limiter = MovingWindowRateLimiter(
             storage_from_string(storage_uri)
         )
+        self.warn_limited = RateLimitedWarning(
+            logger, 'Failed-login limit reached: answering 429'
+        )
 
     async def start_attempt(self, *, email: str, address: str | None) -> None:
         """Count an attempt at `email`, or 429 if over a limit."""
@@ -82,6 +90,7 @@ class LoginLimiter:
             raise await self._too_many(self.per_email, EMAIL_KEY, email)
 
     async def record_failure(self, *, address: str | None) -> None:
+        metrics.login_failures.inc()
         if address is not None and self.per_address:
             await self.limiter.hit(self.per_address, ADDRESS_KEY, address)
 
@@ -93,6 +102,8 @@ class LoginLimiter:
         self, limit: RateLimitItem, *identifiers: str
     ) -> TooManyLoginAttempts:
         """429, retry when the window's oldest attempt leaves it."""
+        metrics.login_rate_limited.inc()
+        self.warn_limited()
         window = await self.limiter.get_window_stats(limit, *identifiers)
         wait_seconds = math.ceil(window.reset_time - time.time())
         return TooManyLoginAttempts(retry_after_seconds=max(1, wait_seconds))

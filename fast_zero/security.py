@@ -14,10 +14,11 @@ from fastapi import Depends, HTTPException
 from fastapi.security import OAuth2PasswordBearer
 from pwdlib.exceptions import UnknownHashError
 
-from fast_zero import crud
+from fast_zero import crud, metrics
 from fast_zero.database import Session
 from fast_zero.hashing import build_password_hash, run_hashing
 from fast_zero.models import User
+from fast_zero.observability import remember_caller
 from fast_zero.schemas import MAX_ID
 from fast_zero.settings import settings
 
@@ -106,6 +107,13 @@ credentials_exception = HTTPException(
 )
 
 
+def token_refused(reason: str) -> HTTPException:
+    """The 401 every bad token gets, counted by why (`missing`,
+    `malformed`, `expired`, `revoked`) for /metrics."""
+    metrics.TOKENS_REFUSED[reason].inc()
+    return credentials_exception
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     user_id: int
@@ -151,10 +159,10 @@ def issue_access_token(
 def decode_token(token: str | None) -> TokenClaims:
     """The claims of a valid token, or the 401 every bad token gets."""
     if not token:
-        raise credentials_exception
+        raise token_refused('missing')
     claims = verified_claims(token, settings.SECRET_KEY, settings.ALGORITHM)
     if not claims.issued_at <= time.time() < claims.expires_at:
-        raise credentials_exception
+        raise token_refused('expired')
     return claims
 
 
@@ -176,7 +184,7 @@ def verified_claims(token: str, key: str, algorithm: str) -> TokenClaims:
         )
     except jwt.InvalidTokenError:
         # One uniform 401: nothing about why the token failed rides along.
-        raise credentials_exception from None
+        raise token_refused('malformed') from None
     subject, token_key = payload['sub'], payload.get('key')
     issued_at, expires_at = payload['iat'], payload['exp']
     auth_time = payload.get('auth_time', issued_at)
@@ -188,7 +196,7 @@ def verified_claims(token: str, key: str, algorithm: str) -> TokenClaims:
             type(value) is int for value in (issued_at, expires_at, auth_time)
         )
     ):
-        raise credentials_exception
+        raise token_refused('malformed')
     return TokenClaims(
         user_id=int(subject),
         token_key=token_key,
@@ -202,7 +210,11 @@ BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
 
 
 async def get_token_claims(token: BearerToken) -> TokenClaims:
-    return decode_token(token)
+    """The claims of a well-signed, unexpired token; a route using them
+    alone checks the token key itself."""
+    claims = decode_token(token)
+    remember_caller(claims.user_id)
+    return claims
 
 
 TokenClaimsDep = Annotated[TokenClaims, Depends(get_token_claims)]
@@ -216,7 +228,8 @@ async def get_current_user(session: Session, token: BearerToken) -> User:
         session=session, claims=decode_token(token)
     )
     if user is None:
-        raise credentials_exception
+        raise token_refused('revoked')
+    remember_caller(user.id)
     return user
 
 
@@ -228,7 +241,8 @@ async def get_caller(session: Session, token: BearerToken) -> crud.Caller:
     claims = decode_token(token)
     caller = await crud.find_caller(session=session, claims=claims)
     if caller is None:
-        raise credentials_exception
+        raise token_refused('revoked')
+    remember_caller(caller.id)
     return caller
 
 

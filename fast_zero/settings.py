@@ -4,7 +4,13 @@ import os
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -81,6 +87,18 @@ class Settings(BaseSettings):
     USERS_DIRECTORY_PUBLIC: bool | None = None
     CORS_ORIGINS: Annotated[list[str], NoDecode] = []
 
+    # Observability (fast_zero/logs.py, fast_zero/observability.py).
+    # None: one JSON object per line in production, readable in development.
+    LOG_FORMAT: Literal['json', 'console'] | None = None
+    LOG_LEVEL: Literal['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'] = (
+        'INFO'
+    )
+    # One record per request from the app (uvicorn's access log then off).
+    ACCESS_LOG: bool = True
+    METRICS_ENABLED: bool = True
+    # Production serves /metrics only to `Authorization: Bearer <this>`.
+    METRICS_TOKEN: SecretStr | None = None
+
     @field_validator('CORS_ORIGINS', mode='before')
     @classmethod
     def split_cors_origins(cls, origins: object) -> object:
@@ -120,6 +138,12 @@ class Settings(BaseSettings):
         if self.USERS_DIRECTORY_PUBLIC is not None:
             return self.USERS_DIRECTORY_PUBLIC
         return self.ENVIRONMENT == 'development'
+
+    @property
+    def log_format(self) -> str:
+        if self.LOG_FORMAT is not None:
+            return self.LOG_FORMAT
+        return 'json' if self.ENVIRONMENT == 'production' else 'console'
 
     @property
     def hashing_queue_size(self) -> int:

@@ -19,8 +19,8 @@ from fast_zero.security import (
     Caller,
     CurrentUser,
     TokenClaimsDep,
-    credentials_exception,
     issue_access_token,
+    token_refused,
     verify_password_and_update_async,
 )
 from fast_zero.settings import settings
@@ -141,7 +141,7 @@ async def refresh_access_token(user: Caller, claims: TokenClaimsDep) -> dict:
     """A fresh token, never beyond SESSION_MAX_AGE from the login."""
     session_end = claims.auth_time + settings.SESSION_MAX_AGE
     if datetime.now(tz=UTC) >= session_end:
-        raise credentials_exception
+        raise token_refused('expired')
     return issue_access_token(user, auth_time=claims.auth_time)
 
 

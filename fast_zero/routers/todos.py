@@ -18,7 +18,7 @@ from fast_zero.schemas import (
     TodoUpdate,
     error_responses,
 )
-from fast_zero.security import Caller, TokenClaimsDep, credentials_exception
+from fast_zero.security import Caller, TokenClaimsDep, token_refused
 
 router = PrefixedRouter(
     prefix='/todos',
@@ -68,8 +68,8 @@ async def list_todos(
 ) -> Response:
     """One page of the caller's todos, in id order."""
     page = await todo_page(session=session, claims=claims, filters=todo_filter)
-    if page is None:
-        raise credentials_exception
+    if page is None:  # the token key is no longer the user's
+        raise token_refused('revoked')
     return Response(TODO_PAGE.dump_json(page), media_type='application/json')
 
 
