@@ -39,7 +39,7 @@ def fail(message: str) -> None:
 def server_env(database_url: str) -> dict:
     """A clean environment for the servers: production hashing strength
     (the Settings defaults), development mode, no login rate limits, and
-    access logs off (uvicorn's `--no-access-log`)."""
+    access logs and metrics off (DESIGN J; `observed_env` turns them on)."""
     env = {
         name: value
         for name, value in os.environ.items()
@@ -51,8 +51,20 @@ def server_env(database_url: str) -> dict:
         'ENVIRONMENT': 'development',
         'LOGIN_RATE_LIMIT_PER_EMAIL': '',
         'LOGIN_RATE_LIMIT_PER_ADDRESS': '',
+        'ACCESS_LOG': 'false',
+        'METRICS_ENABLED': 'false',
     })
     return env
+
+
+def observed_env(env: dict) -> dict:
+    """`env` with the access log (JSON, as in production) and metrics on."""
+    return {
+        **env,
+        'ACCESS_LOG': 'true',
+        'METRICS_ENABLED': 'true',
+        'LOG_FORMAT': 'json',
+    }
 
 
 def run_python(args: list, *, what: str, **options) -> str:

@@ -27,7 +27,7 @@ import report
 import scenarios
 import seeding
 import wrk
-from environment import fail, server_env
+from environment import fail, observed_env, server_env
 
 from tests.live_server import UvicornProcess, stop_process
 
@@ -61,14 +61,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def start_server(app: str, env: dict, workdir: Path, args, cleanup):
+def start_server(  # noqa: PLR0913 (and the log's name)
+    app: str, env: dict, workdir: Path, args, cleanup, *, log_name: str = ''
+):
     """uvicorn serving `app`, pinned to core 0 when it has one worker;
     returns once GET / answers. bench/ is on its path (bare_app.py)."""
     server = UvicornProcess(
         app,
         env=env,
         cwd=workdir,  # outside the repository: `.env` is not read
-        log_path=workdir / f'{app.partition(":")[0]}.log',
+        log_path=workdir / f'{log_name or app.partition(":")[0]}.log',
         options=('--workers', str(args.workers), '--app-dir', str(BENCH_DIR)),
         prefix=('taskset', '-c', SERVER_CORE) if args.workers == 1 else (),
         startup_timeout=STARTUP_TIMEOUT_SECONDS,
@@ -128,6 +130,14 @@ def benchmark(args, workdir: Path, cleanup) -> None:
     print('starting the servers...', flush=True)
     bare = start_server('bare_app:app', env, workdir, args, cleanup)
     server = start_server('fast_zero.app:app', env, workdir, args, cleanup)
+    observed = start_server(
+        'fast_zero.app:app',
+        observed_env(env),
+        workdir,
+        args,
+        cleanup,
+        log_name='observed',
+    )
     token = log_in(server, seed.emails[0], seed.passwords[0])
     plan = scenarios.plan(
         other_id=seed.ids[1],
@@ -135,7 +145,7 @@ def benchmark(args, workdir: Path, cleanup) -> None:
     )
     loads = {
         s.key: (
-            (bare if s.bare else server).base_url,
+            (bare if s.bare else observed if s.observed else server).base_url,
             wrk.script_env(s, token, seed),
         )
         for s in plan.all()

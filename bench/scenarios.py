@@ -7,10 +7,12 @@ SUCCESS = frozenset(range(200, 300))
 
 @dataclass(frozen=True)
 class RatioTarget:
-    """req/s at least `minimum` times GET /'s, in the same run."""
+    """req/s at least `minimum` times GET /'s (or scenario `of`'s), in
+    the same run."""
 
     label: str
     minimum: float
+    of: str = ''  # the key of the reference scenario; '' for GET /
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,9 @@ class Scenario:
     form: dict = field(default_factory=dict)
     spread_ids: bool = False  # path + a random id in the seeded range
     bare: bool = False  # against the bare FastAPI app
+    # Against the server with ACCESS_LOG and METRICS_ENABLED on (every
+    # other scenario runs with both off).
+    observed: bool = False
     expected: frozenset = SUCCESS
     target: RatioTarget | None = None
 
@@ -43,6 +48,10 @@ class Plan:
     idle: Scenario  # 8a: GET / at 4 connections, alone
     during: Scenario  # 8b: the same beside...
     storm: Scenario  # 8c: ...a login storm, run at the same time
+    # 9a, 9b: GET / and GET /users/me with the access log and metrics on,
+    # each right after its counterpart with both off.
+    observed_root: Scenario
+    observed_me: Scenario
 
     # GET / p99 during the login storm / idle, at most; GET / req/s over
     # the bare app's, at least.
@@ -51,7 +60,15 @@ class Plan:
 
     def groups(self) -> list:
         """The scenarios in running order, each group run at once."""
-        alone = [self.bare, self.root, *self.routes, self.login, self.idle]
+        alone = [
+            self.bare,
+            self.root,
+            self.observed_root,
+            *self.routes,
+            self.observed_me,
+            self.login,
+            self.idle,
+        ]
         return [*([s] for s in alone), [self.during, self.storm]]
 
     def all(self) -> list:
@@ -114,4 +131,21 @@ def plan(other_id: int, login_form: dict) -> Plan:
         idle=Scenario('8a', 'GET / 4c idle', **quiet_root),
         during=Scenario('8b', 'GET / 4c during login storm', **quiet_root),
         storm=Scenario('8c', 'POST /auth/token (storm, with 8b)', **login),
+        observed_root=Scenario(
+            '9a',
+            'GET / (access log, metrics)',
+            '/',
+            observed=True,
+            target=RatioTarget('GET / logged and measured', 0.85, of='1'),
+        ),
+        observed_me=Scenario(
+            '9b',
+            'GET /users/me (access log, metrics)',
+            '/users/me',
+            token=True,
+            observed=True,
+            target=RatioTarget(
+                'GET /users/me logged and measured', 0.92, of='5b'
+            ),
+        ),
     )

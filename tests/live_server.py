@@ -29,6 +29,9 @@ DISABLED_LIMITS = {
     'LOGIN_RATE_LIMIT_PER_EMAIL': '',
     'LOGIN_RATE_LIMIT_PER_ADDRESS': '',
 }
+# The live-server tests measure the service, not its observability
+# (DESIGN J): a test that needs them sets them back on.
+OBSERVABILITY_OFF = {'ACCESS_LOG': 'false', 'METRICS_ENABLED': 'false'}
 # What a healthy server never writes to its log.
 LOG_ALARMS = ('Traceback', 'database is locked')
 ALARM_EXCERPT_LINES = 40
@@ -38,6 +41,7 @@ def server_environment(database_url: str, settings: dict) -> dict:
     return {
         **os.environ,
         **DISABLED_LIMITS,
+        **OBSERVABILITY_OFF,
         'DATABASE_URL': database_url,
         'ENVIRONMENT': 'development',
         **settings,
