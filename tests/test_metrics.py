@@ -2,6 +2,7 @@
 gauges and counters, and who may scrape."""
 
 import asyncio
+import os
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 
@@ -384,3 +385,38 @@ def test_metrics_token_is_never_shown(monkeypatch):
     shown = repr(settings.__class__()) + str(settings.__class__())
 
     assert METRICS_TOKEN not in shown
+
+
+# Several workers (tests/test_metrics_workers.py runs them for real)
+
+
+def test_scrape_of_several_workers_reads_only_their_directory(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(metrics, 'MULTIPROCESS_DIRECTORY', str(tmp_path))
+
+    assert metrics.latest() == b''  # no worker wrote a value yet
+
+
+def test_a_stopping_worker_leaves_the_live_sums(tmp_path, monkeypatch):
+    monkeypatch.setattr(metrics, 'MULTIPROCESS_DIRECTORY', str(tmp_path))
+    mine = tmp_path / f'gauge_livesum_{os.getpid()}.db'
+    other = tmp_path / f'gauge_livesum_{os.getpid() + 1}.db'
+    counts = tmp_path / f'counter_{os.getpid()}.db'
+    for path in (mine, other, counts):
+        path.write_bytes(b'')
+
+    metrics.mark_process_done()
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
+        other.name,
+        counts.name,
+    ])
+
+
+def test_one_process_marks_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(metrics, 'MULTIPROCESS_DIRECTORY', None)
+
+    metrics.mark_process_done()
+
+    assert list(tmp_path.iterdir()) == []
