@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from logging.handlers import QueueHandler, QueueListener
 from queue import Empty, SimpleQueue
-from typing import TextIO
+from typing import Any, TextIO
 
 from pydantic_core import to_json
 
@@ -46,6 +46,10 @@ TOKEN_IN_QUERY = re.compile(r'(token=)[^&\s"\']+', re.IGNORECASE)
 REDACTED = r'\1[REDACTED]'
 
 
+# The writer of the handler `app_logging` installed, while it runs.
+running_writer: 'BatchWriter | None' = None
+
+
 def redact(text: str) -> str:
     if 'token=' not in text.lower():
         return text
@@ -53,11 +57,13 @@ def redact(text: str) -> str:
 
 
 class RequestIdFilter(logging.Filter):
-    """Puts the current request's id on every record a handler takes."""
+    """Puts the current request's id on every record a handler takes
+    (the access record, built later in another thread, carries its own)."""
 
     @staticmethod
     def filter(record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
+        if not hasattr(record, 'request_id'):
+            record.request_id = request_id_var.get()
         return True
 
 
@@ -150,6 +156,10 @@ class LineQueueHandler(QueueHandler):
         return False
 
 
+# A job for the writer's thread: a function and its arguments.
+Job = tuple[Callable[..., None], *tuple[Any, ...]]
+
+
 class BatchWriter(QueueListener):
     """A thread that writes the queued lines to `stream`, all those
     queued since its last look in one write, every `interval` seconds.
@@ -158,10 +168,18 @@ class BatchWriter(QueueListener):
     record costs the event loop a GIL hand-off and two context switches
     per record (measured: 80 us per request on one core, more than the
     whole of `GET /`). Lines reach the stream at most `interval` late.
+
+    The queue also takes jobs (`in_writer_thread`): the access records are
+    built and formatted here, a batch at a time, rather than on the event
+    loop (measured: 11 us less per request, in-process).
     """
 
     def __init__(
-        self, queue: SimpleQueue[str], stream: TextIO, *, interval: float
+        self,
+        queue: SimpleQueue[str | Job],
+        stream: TextIO,
+        *,
+        interval: float,
     ) -> None:
         super().__init__(queue)
         self.lines = queue
@@ -169,8 +187,8 @@ class BatchWriter(QueueListener):
         self.interval = interval
         self.batch: list[str] = []
 
-    # The queue holds lines (LineQueueHandler), not records.
-    def dequeue(self, block: bool) -> str:  # type: ignore[override]
+    # The queue holds lines (LineQueueHandler) and jobs, not records.
+    def dequeue(self, block: bool) -> str | Job:  # type: ignore[override]
         while True:
             try:
                 return self.lines.get_nowait()
@@ -178,8 +196,12 @@ class BatchWriter(QueueListener):
                 self.write_batch()
                 time.sleep(self.interval)
 
-    def handle(self, line: str) -> None:  # type: ignore[override]
-        self.batch.append(line)
+    def handle(self, item: str | Job) -> None:  # type: ignore[override]
+        if isinstance(item, str):
+            self.batch.append(item)
+        else:
+            function, *arguments = item
+            function(*arguments)
 
     def write_batch(self) -> None:
         if self.batch:
@@ -189,15 +211,26 @@ class BatchWriter(QueueListener):
 
     def stop(self) -> None:
         super().stop()
+        self.drain()
+
+    def drain(self) -> None:
+        """Handle and write what is queued, here and now (the lines of
+        the jobs that ran just before the thread stopped, too)."""
+        while True:
+            try:
+                item = self.lines.get_nowait()
+            except Empty:
+                break
+            self.handle(item)
         self.write_batch()
 
 
 def queued_handler(
     log_format: str, stream: TextIO
-) -> tuple[QueueHandler, QueueListener]:
+) -> tuple[LineQueueHandler, BatchWriter]:
     """A handler that formats a record and queues the line, and the
     listener whose thread writes the lines to `stream`."""
-    queue: SimpleQueue[str] = SimpleQueue()
+    queue: SimpleQueue[str | Job] = SimpleQueue()
     handler = LineQueueHandler(queue)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(build_formatter(log_format))
@@ -245,16 +278,30 @@ def handler_on(
     if not loggers:
         yield
         return
+    global running_writer  # noqa: PLW0603 (the process's one writer)
     handler, writer = queued_handler(log_format, stream)
     for logger in loggers:
         logger.addHandler(handler)
     writer.start()
+    running_writer = writer
     try:
         yield
     finally:
+        running_writer = None
+        writer.stop()
         for logger in loggers:
             logger.removeHandler(handler)
-        writer.stop()
+        writer.drain()
+
+
+def in_writer_thread(function: Callable[..., None], *arguments: Any) -> None:
+    """`function(*arguments)` in the writer's thread, soon, when the app's
+    own handler writes the logs; else now."""
+    writer = running_writer
+    if writer is None:
+        function(*arguments)
+    else:
+        writer.lines.put_nowait((function, *arguments))
 
 
 def uvicorn_log_config(settings: Settings) -> dict:
