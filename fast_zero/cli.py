@@ -9,7 +9,11 @@ serves. Bare `uvicorn` / `fastapi run` check nothing at start: they answer
 """
 
 import asyncio
+import os
+import tempfile
 import threading
+from logging.config import dictConfig
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -28,6 +32,8 @@ from fast_zero.migration_state import (
 from fast_zero.refusals import InvalidSettings, refusal
 
 APP_IMPORT_STRING = 'fast_zero.app:app'
+# Where several workers keep their metrics (prometheus_client).
+METRICS_DIRECTORY = 'PROMETHEUS_MULTIPROC_DIR'
 UPGRADE_COMMAND = 'alembic upgrade head'
 THREAD_JOIN_SECONDS = 5
 
@@ -100,10 +106,45 @@ def read_revision(url: str) -> str | None:
         )
 
 
+def use_app_log_format() -> None:
+    """uvicorn's and Alembic's loggers in the app's format (LOG_FORMAT),
+    rather than alembic.ini's, which would put a handler on the root
+    logger and keep the app from setting up its own (fast_zero/logs.py)."""
+    # Imported here: these modules read the settings on import.
+    from fast_zero.logs import launcher_log_config  # noqa: PLC0415
+    from fast_zero.settings import settings  # noqa: PLC0415
+
+    dictConfig(launcher_log_config(settings))
+
+
+def empty_metrics_directory(workers: int | None) -> None:
+    """An empty PROMETHEUS_MULTIPROC_DIR before the workers start (files of
+    an earlier run would add to this one's); with several workers and no
+    such directory, a new temporary one.
+
+    Before anything imports fast_zero.metrics: its files, made at import,
+    would be removed.
+    """
+    directory = os.environ.get(METRICS_DIRECTORY)
+    if directory is None:
+        if (workers or 1) == 1:
+            return
+        directory = tempfile.mkdtemp(prefix='fast_zero-metrics-')
+        os.environ[METRICS_DIRECTORY] = directory
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    # prometheus_client's files only, whatever else the directory holds.
+    for values in path.glob('*.db'):
+        values.unlink()
+
+
 def upgrade_to_head(url: str) -> None:
-    """`alembic upgrade head` through the project's alembic.ini."""
+    """`alembic upgrade head` through the project's alembic.ini (its
+    logging set up by the launcher: `use_app_log_format`)."""
+    config = alembic_config(url)
+    config.attributes['configure_logger'] = False
     try:
-        command.upgrade(alembic_config(url), 'head')
+        command.upgrade(config, 'head')
     except (OSError, SQLAlchemyError, CommandError) as error:
         refuse(
             'DATABASE_URL',
@@ -125,6 +166,7 @@ def refuse_unknown_revision(revision: str | None) -> NoReturn:
 def migrate() -> None:
     """Apply every migration (alembic upgrade head)."""
     url = database_url()
+    use_app_log_format()
     revision = read_revision(url)
     if schema_state(revision) == SchemaState.AHEAD:
         refuse_unknown_revision(revision)
@@ -147,8 +189,22 @@ def serve(
     ] = None,
 ) -> None:
     """Check the settings, migrate the database, then serve the API."""
-    prepare_database(database_url())
-    uvicorn.run(APP_IMPORT_STRING, host=host, port=port, workers=workers)
+    url = database_url()
+    empty_metrics_directory(workers)
+    use_app_log_format()
+    prepare_database(url)
+    from fast_zero.logs import launcher_log_config  # noqa: PLC0415
+    from fast_zero.settings import settings  # noqa: PLC0415
+
+    uvicorn.run(
+        APP_IMPORT_STRING,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=launcher_log_config(settings),
+        # The app writes its own access record when ACCESS_LOG is on.
+        access_log=not settings.ACCESS_LOG,
+    )
 
 
 def prepare_database(url: str) -> None:

@@ -304,10 +304,11 @@ def in_writer_thread(function: Callable[..., None], *arguments: Any) -> None:
         writer.lines.put_nowait((function, *arguments))
 
 
-def uvicorn_log_config(settings: Settings) -> dict:
-    """uvicorn's own loggers in the app's format (for the launcher).
+def launcher_log_config(settings: Settings) -> dict:
+    """uvicorn's and Alembic's loggers in the app's format (for the
+    launcher, `fast-zero serve`).
 
-    Its access log only when the app writes none (ACCESS_LOG=false).
+    uvicorn's access log only when the app writes none (ACCESS_LOG=false).
     """
     formatter = f'{__name__}.{FORMATTERS[settings.log_format].__name__}'
     return {
@@ -331,6 +332,12 @@ def uvicorn_log_config(settings: Settings) -> dict:
             },
             UVICORN_ACCESS_LOGGER: {
                 'handlers': [] if settings.ACCESS_LOG else ['stderr'],
+                'level': 'INFO',
+                'propagate': False,
+            },
+            # `Running upgrade ...`: what the launcher's migrations did.
+            'alembic': {
+                'handlers': ['stderr'],
                 'level': 'INFO',
                 'propagate': False,
             },

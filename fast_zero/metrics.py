@@ -2,14 +2,13 @@
 
 With several workers each process writes its values to files in
 PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode), read and
-summed at scrape time; the launcher (`fast-zero serve`) empties that
-directory before starting them. Gauges are `livesum`: the sum over the
-workers alive. Every value here is kept up to date as it changes, never
-computed at scrape time, since the scraped worker sees only itself.
+summed at scrape time; the launcher (`fast-zero serve`, fast_zero/cli.py)
+empties that directory before starting them. Gauges are `livesum`: the sum
+over the workers alive. Every value here is kept up to date as it changes,
+never computed at scrape time, since the scraped worker sees only itself.
 """
 
 import os
-from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -150,16 +149,6 @@ def latest() -> bytes:
         scrape_registry, path=MULTIPROCESS_DIRECTORY
     )
     return generate_latest(scrape_registry)
-
-
-def prepare_multiprocess_directory(directory: str) -> None:
-    """A directory without values (before the workers start): files left
-    by an earlier run would be added to this one's. Only prometheus_client's
-    files (`*.db`) are removed, whatever else the directory holds."""
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    for values in path.glob('*.db'):
-        values.unlink()
 
 
 def mark_process_done() -> None:

@@ -5,13 +5,15 @@ writing its values to files in PROMETHEUS_MULTIPROC_DIR (emptied first,
 as the launcher does).
 """
 
+import os
 import urllib.request
 from http import HTTPStatus
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from fast_zero.metrics import prepare_multiprocess_directory
+from fast_zero.cli import METRICS_DIRECTORY, empty_metrics_directory
 from tests.live_server import LiveServer, migrate
 
 REQUESTS = 20
@@ -19,11 +21,12 @@ WORKERS = 2
 
 
 @pytest.fixture
-def two_workers(tmp_path, fresh_database_url):
+def two_workers(tmp_path, fresh_database_url, monkeypatch):
     metrics_directory = tmp_path / 'metrics'
     metrics_directory.mkdir()
     (metrics_directory / 'counter_1.db').write_bytes(b'left by an old run')
-    prepare_multiprocess_directory(str(metrics_directory))
+    monkeypatch.setenv(METRICS_DIRECTORY, str(metrics_directory))
+    empty_metrics_directory(WORKERS)
     migrate(fresh_database_url)
     server = LiveServer(
         fresh_database_url,
@@ -76,3 +79,34 @@ def test_scrape_sums_the_requests_of_every_worker(two_workers):
     )
     # The gauges are summed over the live workers: only the scrape runs.
     assert total(second, 'http_requests_in_progress') == 1
+
+
+def test_launcher_empties_the_metrics_directory_of_its_values(
+    tmp_path, monkeypatch
+):
+    (tmp_path / 'counter_123.db').write_bytes(b'old')
+    (tmp_path / 'notes.txt').write_text('kept')
+    monkeypatch.setenv(METRICS_DIRECTORY, str(tmp_path))
+
+    empty_metrics_directory(1)
+
+    assert [p.name for p in tmp_path.iterdir()] == ['notes.txt']
+
+
+def test_launcher_gives_several_workers_a_metrics_directory(monkeypatch):
+    monkeypatch.delenv(METRICS_DIRECTORY, raising=False)
+
+    empty_metrics_directory(WORKERS)
+
+    directory = Path(os.environ[METRICS_DIRECTORY])
+    assert directory.is_dir()
+    assert list(directory.iterdir()) == []
+    directory.rmdir()
+
+
+def test_one_worker_needs_no_metrics_directory(monkeypatch):
+    monkeypatch.delenv(METRICS_DIRECTORY, raising=False)
+
+    empty_metrics_directory(None)
+
+    assert METRICS_DIRECTORY not in os.environ

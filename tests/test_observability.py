@@ -22,6 +22,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from fast_zero import logs, observability
 from fast_zero.app import app
+from fast_zero.errors import HeadAsGet
 from fast_zero.hashing import HashingPool
 from fast_zero.logs import (
     APP_LOGGERS,
@@ -29,9 +30,9 @@ from fast_zero.logs import (
     JsonFormatter,
     RateLimitedWarning,
     app_logging,
+    launcher_log_config,
     queued_handler,
     request_id_var,
-    uvicorn_log_config,
 )
 from fast_zero.observability import RequestObserver
 from fast_zero.settings import settings
@@ -417,8 +418,13 @@ def test_middleware_installed_only_when_used(
     )
 
 
-def test_the_app_observer_is_outermost_of_its_middleware():
-    assert app.user_middleware[0].cls is RequestObserver
+def test_the_app_observer_is_outermost_but_for_head_as_get():
+    # HeadAsGet hands the layers inside a copy of the scope: the observer
+    # sits inside it to read the route the router puts there.
+    assert [m.cls for m in app.user_middleware[:2]] == [
+        HeadAsGet,
+        RequestObserver,
+    ]
 
 
 # Handlers, levels, formats
@@ -575,13 +581,13 @@ def test_development_logs_read_well_production_logs_are_json():
 
 
 @pytest.mark.parametrize('access_log', [True, False])
-def test_uvicorn_log_config_uses_the_app_format(access_log, capsys):
+def test_launcher_log_config_uses_the_app_format(access_log, capsys):
     test_settings = settings.model_copy(
         update={'LOG_FORMAT': 'json', 'ACCESS_LOG': access_log}
     )
 
     with bare_logging():
-        dictConfig(uvicorn_log_config(test_settings))
+        dictConfig(launcher_log_config(test_settings))
         logging.getLogger('uvicorn.error').info('Started server process')
         logging.getLogger('uvicorn.access').info(
             '%s - "%s %s HTTP/%s" %d',
