@@ -94,7 +94,9 @@ def test_launcher_empties_the_metrics_directory_of_its_values(
 
 
 def test_launcher_gives_several_workers_a_metrics_directory(monkeypatch):
-    monkeypatch.delenv(METRICS_DIRECTORY, raising=False)
+    # Set first, so that the variable the launcher sets is undone too.
+    monkeypatch.setenv(METRICS_DIRECTORY, '')
+    monkeypatch.delenv(METRICS_DIRECTORY)
 
     empty_metrics_directory(WORKERS)
 
