@@ -208,6 +208,23 @@ async def internal_server_error(
     )
 
 
+class InvalidGrantError(Exception):
+    """A refresh token refused: 400 as RFC 6749 (5.2) words it, `error`
+    for OAuth clients, `detail` for ours."""
+
+    detail = 'Invalid or expired refresh token'
+
+
+async def invalid_grant(
+    _request: Request, _exc: InvalidGrantError
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=HTTPStatus.BAD_REQUEST,
+        content={'error': 'invalid_grant', 'detail': InvalidGrantError.detail},
+        headers={'Cache-Control': 'no-store'},
+    )
+
+
 async def last_active_superuser(
     _request: Request, exc: LastActiveSuperuser
 ) -> JSONResponse:
@@ -220,6 +237,7 @@ ExceptionHandler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
 EXCEPTION_HANDLERS: dict[int | type[Exception], ExceptionHandler] = {
     RequestValidationError: validation_error_without_input,
     LastActiveSuperuser: last_active_superuser,
+    InvalidGrantError: invalid_grant,
     HTTPStatus.BAD_REQUEST.value: bad_request,
     HTTPStatus.METHOD_NOT_ALLOWED.value: method_not_allowed,
     DBAPIError: database_error,

@@ -103,6 +103,48 @@ class Todo:
     )
 
 
+@mapped_as_dataclass(table_registry)
+class UserSession:
+    """One password login on one device; its tokens die with it.
+
+    Naive UTC times, written by the application (not the database), so
+    expiry compares against the same clock on every backend.
+    """
+
+    __tablename__ = 'user_sessions'
+    # Ids are never reused (SQLite's AUTOINCREMENT; PostgreSQL's sequences
+    # never are): an access token names its session by id, and must not
+    # come back to life with a later session that took a pruned one's id.
+    __table_args__ = {'sqlite_autoincrement': True}
+
+    id: Mapped[int] = mapped_column(init=False, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey('users.id', ondelete='CASCADE'), index=True
+    )
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    user_agent: Mapped[str]
+    address: Mapped[str | None]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+@mapped_as_dataclass(table_registry)
+class RefreshToken:
+    """A refresh token of a session, stored only as its SHA-256."""
+
+    __tablename__ = 'refresh_tokens'
+
+    id: Mapped[int] = mapped_column(init=False, primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey('user_sessions.id', ondelete='CASCADE'), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(unique=True)
+    created_at: Mapped[datetime]
+    # When it was exchanged for the next one; presented again, it is reuse.
+    spent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 # For the hot paths that never touch a user's todos (the token check):
 # skip their selectin load, and fail loudly if code touches them anyway.
 WITHOUT_TODOS = (raiseload(User.todos),)

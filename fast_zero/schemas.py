@@ -102,9 +102,42 @@ class UserList(BaseModel):
     users: list[UserPublic]
 
 
-class Token(BaseModel):
+class AccessToken(BaseModel):
     access_token: str
     token_type: str
+    expires_in: int = Field(
+        description='Seconds until the access token expires.'
+    )
+
+
+class Token(AccessToken):
+    refresh_token: str = Field(
+        description=(
+            'Opaque; exchange it at POST /auth/token with '
+            '`grant_type=refresh_token` for new tokens. Single use.'
+        )
+    )
+
+
+class InvalidGrant(BaseModel):
+    """RFC 6749's error answer (`error`), with our clients' `detail`."""
+
+    error: Literal['invalid_grant']
+    detail: str
+
+
+class SessionPublic(BaseModel):
+    id: int
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str
+    address: str | None
+    current: bool = Field(description="Whether it is the caller's session.")
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionPublic]
 
 
 class FilterPage(BaseModel):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from http import HTTPStatus
-from typing import Annotated, Protocol
+from typing import Annotated, TypeGuard
 
 import jwt
 from fastapi import Depends, HTTPException
@@ -28,7 +28,7 @@ password_hash = build_password_hash()
 # auto_error=False: a missing token gets the same 401 body as a bad one.
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl='auth/token',
-    refreshUrl='auth/refresh_token',
+    refreshUrl='auth/token',
     auto_error=False,
     # What /docs' Authorize dialog shows above its `username` field.
     description='Log in with your email in the `username` field.',
@@ -89,15 +89,24 @@ def create_access_token(
 ) -> str:
     """A signed JWT with `data`, `iat` and `exp`: 30 min away by default,
     never past `not_after`."""
-    to_encode = data.copy()
-    now = datetime.now(tz=UTC)
+    return sign_access_token(
+        data, now=datetime.now(tz=UTC), not_after=not_after
+    )[0]
+
+
+def sign_access_token(
+    data: dict, *, now: datetime, not_after: datetime | None
+) -> tuple[str, int]:
+    """The token `create_access_token` makes, and its `exp` timestamp."""
     expire = now + timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES)
     if not_after is not None:
         expire = min(expire, not_after)
-    to_encode.update({'exp': expire, 'iat': now})
-    return jwt.encode(
+    expires_at = int(expire.timestamp())
+    to_encode = {**data, 'exp': expires_at, 'iat': int(now.timestamp())}
+    token = jwt.encode(
         to_encode, settings.SECRET_KEY, algorithm=settings.ALGORITHM
     )
+    return token, expires_at
 
 
 credentials_exception = HTTPException(
@@ -118,41 +127,39 @@ def token_refused(reason: str) -> HTTPException:
 class TokenClaims:
     user_id: int
     token_key: str
-    # When the password login this token descends from happened.
-    auth_time: datetime
+    session_id: int
     issued_at: int
     expires_at: int
 
 
-class TokenHolder(Protocol):
-    """A user as tokens need it: a `User` or a `Caller`."""
-
-    @property
-    def id(self) -> int: ...
-
-    @property
-    def token_key(self) -> str: ...
-
-
 def issue_access_token(
-    user: TokenHolder, *, auth_time: datetime | None = None
+    *, user_id: int, token_key: str, session_id: int, session_end: datetime
 ) -> dict:
-    """The login answer: a token bound to the user's current token key.
-
-    `auth_time` is the password login a refreshed token descends from;
-    no token outlives it by more than SESSION_MAX_AGE.
-    """
-    auth_time = auth_time or datetime.now(tz=UTC)
-    claims = {
-        'sub': str(user.id),
-        'key': user.token_key,
-        'auth_time': int(auth_time.timestamp()),
-    }
+    """An access token of a session, `{access_token, token_type,
+    expires_in}`, never valid past the session's end (naive UTC)."""
+    now = datetime.now(tz=UTC)
+    token, expires_at = sign_access_token(
+        {'sub': str(user_id), 'key': token_key, 'sid': session_id},
+        now=now,
+        not_after=crud.as_utc(session_end),
+    )
     return {
-        'access_token': create_access_token(
-            claims, not_after=auth_time + settings.SESSION_MAX_AGE
-        ),
+        'access_token': token,
         'token_type': 'bearer',
+        'expires_in': expires_at - int(now.timestamp()),
+    }
+
+
+def issue_session_tokens(user: User, opened: crud.OpenedSession) -> dict:
+    """The answer of a login: an access token and the refresh token."""
+    return {
+        **issue_access_token(
+            user_id=user.id,
+            token_key=user.token_key,
+            session_id=opened.session_id,
+            session_end=opened.expires_at,
+        ),
+        'refresh_token': opened.refresh_token,
     }
 
 
@@ -164,6 +171,11 @@ def decode_token(token: str | None) -> TokenClaims:
     if not claims.issued_at <= time.time() < claims.expires_at:
         raise token_refused('expired')
     return claims
+
+
+def is_valid_id(value: object) -> TypeGuard[int]:
+    """An id as every table has them: an integer from 1 to MAX_ID."""
+    return type(value) is int and 1 <= value <= MAX_ID
 
 
 # Each request presents its token again: remember the tokens whose
@@ -186,21 +198,21 @@ def verified_claims(token: str, key: str, algorithm: str) -> TokenClaims:
         # One uniform 401: nothing about why the token failed rides along.
         raise token_refused('malformed') from None
     subject, token_key = payload['sub'], payload.get('key')
+    # Tokens issued before sessions existed carry no `sid`: refused.
+    session_id = payload.get('sid')
     issued_at, expires_at = payload['iat'], payload['exp']
-    auth_time = payload.get('auth_time', issued_at)
     if (
         not USER_ID_PATTERN.fullmatch(subject)
         or int(subject) > MAX_ID
         or not isinstance(token_key, str)
-        or not all(
-            type(value) is int for value in (issued_at, expires_at, auth_time)
-        )
+        or not is_valid_id(session_id)
+        or not all(type(value) is int for value in (issued_at, expires_at))
     ):
         raise token_refused('malformed')
     return TokenClaims(
         user_id=int(subject),
         token_key=token_key,
-        auth_time=datetime.fromtimestamp(auth_time, tz=UTC),
+        session_id=session_id,
         issued_at=issued_at,
         expires_at=expires_at,
     )

@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     ACCESS_TOKEN_EXPIRE_MINUTES: int = 30
     # No token, however refreshed, outlives its password login by more.
     SESSION_MAX_AGE: timedelta = timedelta(days=7)
+    # A session's last_used_at is written at most this often (coarse, so
+    # authenticated requests do not each write).
+    SESSION_TOUCH_MINUTES: Annotated[int, Field(ge=0)] = 5
+    # Live sessions per user; a login past it ends the least recently used.
+    MAX_SESSIONS_PER_USER: Annotated[int, Field(ge=1)] = 50
+    # A spent refresh token presented again this soon after its rotation
+    # is a client's concurrent refresh (400), not theft (session ended).
+    REFRESH_REUSE_GRACE_SECONDS: Annotated[int, Field(ge=0, le=10)] = 5
 
     # Argon2id cost; the defaults are pwdlib's (argon2-cffi's) recommendation.
     ARGON2_TIME_COST: int = 3

@@ -10,11 +10,20 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from fast_zero.app import app
+from fast_zero.crud import open_session, utc_now
 from fast_zero.database import get_session
 from fast_zero.migration_state import alembic_config
 from fast_zero.models import User
+from fast_zero.security import issue_session_tokens
+from fast_zero.settings import settings
 
 CREDENTIALS_ERROR = {'detail': 'Could not validate credentials'}
+INVALID_GRANT = {
+    'error': 'invalid_grant',
+    'detail': 'Invalid or expired refresh token',
+}
+# secrets.token_urlsafe(32): 32 random bytes, 43 characters.
+REFRESH_TOKEN_MIN_LENGTH = 43
 
 
 def auth(token):
@@ -33,10 +42,24 @@ def login(client, email, password, **request):
     )
 
 
-def login_token(client, user):
-    response = login(client, user.email, user.clean_password)
+def login_token(client, user, **request):
+    response = login(client, user.email, user.clean_password, **request)
     assert response.status_code == HTTPStatus.OK
     return response.json()['access_token']
+
+
+def login_tokens(client, user, **request):
+    """Log in: the answer's body (access and refresh tokens)."""
+    response = login(client, user.email, user.clean_password, **request)
+    assert response.status_code == HTTPStatus.OK
+    return response.json()
+
+
+def refresh_grant(client, refresh_token):
+    return client.post(
+        '/auth/token',
+        data={'grant_type': 'refresh_token', 'refresh_token': refresh_token},
+    )
 
 
 def put_self(client, user, token, password):
@@ -119,20 +142,29 @@ async def read_user_row(session, user_id):
     return await session.scalar(select(User).where(User.id == user_id))
 
 
-def assert_bearer_answer(response):
-    """A 200 with a bearer token, its type unchecked; the body."""
+def assert_access_token_answer(response, *, extra=()):
+    """A 200 with a bearer access token and its lifetime (and the `extra`
+    fields); the body."""
     assert response.status_code == HTTPStatus.OK
     body = response.json()
     assert body == {
         'access_token': body['access_token'],
         'token_type': 'bearer',
+        'expires_in': body['expires_in'],
+        **{field: body[field] for field in extra},
     }
+    assert isinstance(body['access_token'], str)
+    assert type(body['expires_in']) is int
+    assert 0 < body['expires_in'] <= settings.ACCESS_TOKEN_EXPIRE_MINUTES * 60
     return body
 
 
 def assert_token_answer(response):
-    body = assert_bearer_answer(response)
-    assert isinstance(body['access_token'], str)
+    """A 200 with an access token and a refresh token; the body."""
+    body = assert_access_token_answer(response, extra=['refresh_token'])
+    assert isinstance(body['refresh_token'], str)
+    assert len(body['refresh_token']) >= REFRESH_TOKEN_MIN_LENGTH
+    return body
 
 
 def assert_credentials_rejected(response):
@@ -179,3 +211,17 @@ def sync_url(url: str) -> str:
     return parsed.set(
         drivername=driver or 'postgresql+psycopg'
     ).render_as_string(hide_password=False)
+
+
+async def session_tokens(session, user) -> dict:
+    """The tokens of a new session of `user`, opened straight in the
+    database (as a login would, without its hashing)."""
+    opened = await open_session(
+        session=session,
+        user_id=user.id,
+        user_agent='tests',
+        address=None,
+        now=utc_now(),
+    )
+    await session.commit()
+    return issue_session_tokens(user, opened)

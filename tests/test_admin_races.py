@@ -21,8 +21,8 @@ from fast_zero.database import build_engine
 from fast_zero.models import User, table_registry
 from fast_zero.routers import admin as admin_router
 from fast_zero.routers import users as users_router
-from fast_zero.security import get_password_hash, issue_access_token
-from tests.helpers import serve_sessions_from
+from fast_zero.security import get_password_hash
+from tests.helpers import serve_sessions_from, session_tokens
 
 LAST_SUPERUSER = {'detail': 'At least one active superuser must remain'}
 PASSWORD = 'secret123'
@@ -62,8 +62,10 @@ async def add_user(database, name: str, *, superuser: bool) -> User:
         return user
 
 
-def headers_of(user: User) -> dict:
-    token = issue_access_token(user)['access_token']
+async def headers_of(database, user: User) -> dict:
+    """The Authorization header of a new session of the user."""
+    async with database() as session:
+        token = (await session_tokens(session, user))['access_token']
     return {'Authorization': f'Bearer {token}'}
 
 
@@ -134,12 +136,14 @@ async def test_two_admins_acting_on_each_other_at_once_leave_one_superuser(
     alice = await add_user(database, 'alice', superuser=True)
     bob = await add_user(database, 'bob', superuser=True)
     module, name, act = ACTIONS[action]
+    alice_headers = await headers_of(database, alice)
+    bob_headers = await headers_of(database, bob)
     meet_before(monkeypatch, module, name, parties=2)
 
     async with asyncio.timeout(STUCK_SECONDS):
         responses = await asyncio.gather(
-            act(client, headers_of(alice), bob),
-            act(client, headers_of(bob), alice),
+            act(client, alice_headers, bob),
+            act(client, bob_headers, alice),
         )
 
     statuses = Counter(response.status_code for response in responses)
@@ -161,12 +165,14 @@ async def test_two_last_admins_deleting_themselves_at_once_leave_one(
 ):
     alice = await add_user(database, 'alice', superuser=True)
     bob = await add_user(database, 'bob', superuser=True)
+    alice_headers = await headers_of(database, alice)
+    bob_headers = await headers_of(database, bob)
     meet_before(monkeypatch, users_router, 'delete_account', parties=2)
 
     async with asyncio.timeout(STUCK_SECONDS):
         responses = await asyncio.gather(
-            client.delete('/users/me', headers=headers_of(alice)),
-            client.delete('/users/me', headers=headers_of(bob)),
+            client.delete('/users/me', headers=alice_headers),
+            client.delete('/users/me', headers=bob_headers),
         )
 
     statuses = sorted(response.status_code for response in responses)
@@ -214,6 +220,7 @@ async def test_deactivation_while_the_login_hashes_refuses_the_login(
     during its hash; the statement after the hash re-checks: 403."""
     admin = await add_user(database, 'admin', superuser=True)
     user = await add_user(database, 'carol', superuser=False)
+    admin_headers = await headers_of(database, admin)
     held_hash = HeldHash(monkeypatch)
 
     async with asyncio.timeout(STUCK_SECONDS):
@@ -221,7 +228,7 @@ async def test_deactivation_while_the_login_hashes_refuses_the_login(
         await held_hash.wait_until_started()
         deactivated = await client.patch(
             f'/admin/users/{user.id}',
-            headers=headers_of(admin),
+            headers=admin_headers,
             json={'is_active': False},
         )
         held_hash.released.set()

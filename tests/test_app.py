@@ -74,7 +74,7 @@ def test_openapi_documents_every_route(client):
         (
             '/auth/token',
             'post',
-            {'200', '401', '403', '413', '422', '429', '503'},
+            {'200', '400', '401', '403', '413', '422', '429', '503'},
         ),
         ('/admin/users', 'get', {'200', '401', '403', '422'}),
         (
@@ -87,6 +87,13 @@ def test_openapi_documents_every_route(client):
             'delete',
             {'200', '401', '403', '404', '409', '422'},
         ),
+        ('/users/me/sessions', 'get', {'200', '401'}),
+        ('/users/me/sessions', 'delete', {'200', '401'}),
+        (
+            '/users/me/sessions/{session_id}',
+            'delete',
+            {'200', '401', '404', '422'},
+        ),
     ],
 )
 def test_openapi_documents_error_responses(client, path, method, statuses):
@@ -97,7 +104,41 @@ def test_openapi_documents_error_responses(client, path, method, statuses):
         schema = operation['responses'][status]['content']['application/json'][
             'schema'
         ]
-        assert schema == {'$ref': '#/components/schemas/ErrorMessage'}
+        expected = 'InvalidGrant' if status == '400' else 'ErrorMessage'
+        assert schema == {'$ref': f'#/components/schemas/{expected}'}
+
+
+def test_openapi_documents_both_grants_of_the_token_route(client):
+    schema = client.get('/openapi.json').json()
+    body = schema['paths']['/auth/token']['post']['requestBody']['content'][
+        'application/x-www-form-urlencoded'
+    ]
+    form = schema['components']['schemas'][
+        body['schema']['$ref'].split('/')[-1]
+    ]
+
+    assert form['properties']['grant_type']['enum'] == [
+        'password',
+        'refresh_token',
+    ]
+    assert set(form['properties']) == {
+        'grant_type',
+        'username',
+        'password',
+        'refresh_token',
+    }
+    assert {
+        name: example['value']['grant_type']
+        for name, example in body['examples'].items()
+    } == {'password': 'password', 'refresh_token': 'refresh_token'}
+    assert schema['components']['schemas']['InvalidGrant']['properties'] == {
+        'error': {
+            'const': 'invalid_grant',
+            'title': 'Error',
+            'type': 'string',
+        },
+        'detail': {'title': 'Detail', 'type': 'string'},
+    }
 
 
 def test_cors_is_off_by_default(client):

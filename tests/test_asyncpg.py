@@ -71,3 +71,71 @@ if TEST_DATABASE_URL:
             'migrations': 'ok',
         }
         assert 'Traceback' not in server.log()
+
+    def test_server_on_asyncpg_keeps_sessions_and_rotates_refresh_tokens(
+        fresh_database_url, tmp_path
+    ):
+        migrate(fresh_database_url)
+        server = LiveServer(
+            with_asyncpg(fresh_database_url),
+            tmp_path / 'server.log',
+            settings={'REFRESH_REUSE_GRACE_SECONDS': '0'},
+        )
+        server.start()
+        try:
+            with httpx2.Client(base_url=server.base_url) as client:
+                client.post(
+                    '/users/',
+                    json={
+                        'username': 'alice',
+                        'email': 'alice@example.com',
+                        'password': 'secret123',
+                    },
+                )
+                phone = login(client, 'alice@example.com', 'secret123').json()
+                laptop = login(client, 'alice@example.com', 'secret123')
+                laptop = laptop.json()
+                rotated = refresh(client, phone['refresh_token'])
+                listed = client.get(
+                    '/users/me/sessions', headers=bearer(laptop)
+                )
+                reused = refresh(client, phone['refresh_token'])
+                phone_after_reuse = client.get(
+                    '/users/me', headers=bearer(rotated.json())
+                )
+                logged_out = client.post(
+                    '/auth/logout', headers=bearer(laptop)
+                )
+                laptop_after_logout = client.get(
+                    '/users/me', headers=bearer(laptop)
+                )
+        finally:
+            server.stop()
+
+        assert rotated.status_code == HTTPStatus.OK
+        assert set(rotated.json()) == {
+            'access_token',
+            'token_type',
+            'expires_in',
+            'refresh_token',
+        }
+        assert [s['current'] for s in listed.json()['sessions']] == [
+            True,
+            False,
+        ]
+        assert reused.status_code == HTTPStatus.BAD_REQUEST
+        assert phone_after_reuse.status_code == HTTPStatus.UNAUTHORIZED
+        assert logged_out.json() == {'message': 'Logged out'}
+        assert laptop_after_logout.status_code == HTTPStatus.UNAUTHORIZED
+        assert 'Traceback' not in server.log()
+
+
+def bearer(tokens: dict) -> dict:
+    return {'Authorization': f'Bearer {tokens["access_token"]}'}
+
+
+def refresh(client, refresh_token: str):
+    return client.post(
+        '/auth/token',
+        data={'grant_type': 'refresh_token', 'refresh_token': refresh_token},
+    )

@@ -209,11 +209,81 @@ def test_login_with_wrong_grant_type_returns_422_without_echo(client, user):
     assert response.json() == {
         'detail': [
             {
-                'type': 'string_pattern_mismatch',
+                'type': 'literal_error',
                 'loc': ['body', 'grant_type'],
-                'msg': "String should match pattern '^password$'",
-                'ctx': {'pattern': '^password$'},
+                'msg': "Input should be 'password' or 'refresh_token'",
+                'ctx': {'expected': "'password' or 'refresh_token'"},
             }
         ]
     }
     assert user.clean_password not in response.text
+
+
+def test_login_with_password_grant_type_returns_token(client, user):
+    response = client.post(
+        '/auth/token',
+        data={
+            'grant_type': 'password',
+            'username': user.email,
+            'password': user.clean_password,
+        },
+    )
+
+    body = assert_token_answer(response)
+    assert decode(body['access_token'])['sub'] == str(user.id)
+
+
+def test_login_without_any_field_returns_422_for_both(client):
+    response = client.post('/auth/token', data={})
+
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert response.json() == validation_error(
+        missing(('body', 'username')), missing(('body', 'password'))
+    )
+
+
+@pytest.mark.parametrize(
+    'data',
+    [
+        {'grant_type': 'refresh_token'},
+        {'grant_type': 'refresh_token', 'refresh_token': ''},
+        # A password grant's fields do not make a refresh grant.
+        {
+            'grant_type': 'refresh_token',
+            'username': 'alice@example.com',
+            'password': 'S3cret-passw0rd',
+        },
+    ],
+    ids=['nothing', 'empty', 'password-fields'],
+)
+def test_refresh_grant_without_refresh_token_returns_422(client, data):
+    response = client.post('/auth/token', data=data)
+
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert response.json() == validation_error(
+        missing(('body', 'refresh_token'))
+    )
+    assert 'S3cret-passw0rd' not in response.text
+
+
+def test_token_answers_are_not_to_be_cached(client, user):
+    """RFC 6749, 5.1: a token answer carries `Cache-Control: no-store`."""
+    response = login(client, user.email, user.clean_password)
+    refused = client.post(
+        '/auth/token',
+        data={'grant_type': 'refresh_token', 'refresh_token': 'unknown'},
+    )
+
+    assert_token_answer(response)
+    assert response.headers['Cache-Control'] == 'no-store'
+    assert refused.status_code == HTTPStatus.BAD_REQUEST
+    assert refused.headers['Cache-Control'] == 'no-store'
+
+
+def test_login_answer_expires_in_is_the_seconds_until_exp(client, user):
+    response = login(client, user.email, user.clean_password)
+
+    body = assert_token_answer(response)
+    claims = decode(body['access_token'])
+    assert body['expires_in'] == claims['exp'] - claims['iat']
+    assert body['expires_in'] == settings.ACCESS_TOKEN_EXPIRE_MINUTES * 60

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from fast_zero import hashing, security
 from fast_zero.hashing import HashingBusy, HashingPool
 from fast_zero.models import User
-from fast_zero.security import issue_access_token
 from fast_zero.settings import Settings, settings
+from tests.helpers import session_tokens
 
 BUSY = {'detail': 'Server busy, retry later'}
 BLOCKED_JOB_TIMEOUT_SECONDS = 5
@@ -172,7 +172,12 @@ async def test_sign_up_while_another_is_hashing_returns_503_stores_nothing(
     }
 
 
-TOKEN_ANSWER = {'access_token': ANY, 'token_type': 'bearer'}
+TOKEN_ANSWER = {
+    'access_token': ANY,
+    'token_type': 'bearer',
+    'expires_in': settings.ACCESS_TOKEN_EXPIRE_MINUTES * 60,
+    'refresh_token': ANY,
+}
 PUBLIC_BOB = {'username': 'bob', 'email': 'bob@example.com'}
 
 
@@ -234,7 +239,7 @@ async def test_hashing_route_with_the_pool_full_returns_503_changes_nothing(
     async_client, session, user, tiny_pool, hashing_request
 ):
     pool = tiny_pool(queue_size=0)
-    token = issue_access_token(user)['access_token']
+    token = (await session_tokens(session, user))['access_token']
     headers = {'Authorization': f'Bearer {token}'}
     sent = hashing_request(user)
     before = await stored_accounts(session)

@@ -24,7 +24,7 @@ from fast_zero.database import build_engine, get_session
 from fast_zero.hashing import HashingPool
 from fast_zero.models import table_registry
 from fast_zero.settings import settings
-from tests.helpers import assert_bearer_answer, login, serve_sessions_from
+from tests.helpers import assert_token_answer, login, serve_sessions_from
 
 TOO_MANY = {'detail': 'Too many login attempts'}
 INCORRECT_LOGIN = {'detail': 'Incorrect email or password'}
@@ -212,7 +212,7 @@ def test_email_limit_leaves_other_emails_alone(client, user, other_user):
 
     other = login(client, other_user.email, other_user.clean_password)
 
-    assert_bearer_answer(other)
+    assert_token_answer(other)
 
 
 def test_successful_login_resets_the_email_counter(client, user):
@@ -223,7 +223,7 @@ def test_successful_login_resets_the_email_counter(client, user):
     refused = login(client, user.email, user.clean_password)
 
     assert before == [HTTPStatus.UNAUTHORIZED] * 4
-    assert_bearer_answer(success)
+    assert_token_answer(success)
     assert after == [HTTPStatus.UNAUTHORIZED] * 5
     assert_too_many(refused)
 
@@ -260,7 +260,7 @@ def test_logins_work_again_once_the_window_has_passed(client, user, clock):
     accepted = login(client, user.email, user.clean_password)
 
     assert_too_many(refused)
-    assert_bearer_answer(accepted)
+    assert_token_answer(accepted)
 
 
 def test_empty_email_limit_disables_it(client, user, set_login_limits):
@@ -270,7 +270,7 @@ def test_empty_email_limit_disables_it(client, user, set_login_limits):
     accepted = login(client, user.email, user.clean_password)
 
     assert failures == [HTTPStatus.UNAUTHORIZED] * 10
-    assert_bearer_answer(accepted)
+    assert_token_answer(accepted)
 
 
 # Per client address
@@ -303,7 +303,7 @@ def test_successful_logins_do_not_count_against_the_address(
     ]
 
     for response in responses:
-        assert_bearer_answer(response)
+        assert_token_answer(response)
 
 
 def test_empty_address_limit_disables_it(client, user, set_login_limits):
@@ -318,7 +318,7 @@ def test_empty_address_limit_disables_it(client, user, set_login_limits):
     assert [response.status_code for response in failures] == [
         HTTPStatus.UNAUTHORIZED
     ] * 31
-    assert_bearer_answer(accepted)
+    assert_token_answer(accepted)
 
 
 def test_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(
@@ -371,7 +371,7 @@ def test_forwarded_for_from_a_trusted_proxy_names_the_client(
 
     assert failures == [HTTPStatus.UNAUTHORIZED] * 3
     assert_too_many(refused)
-    assert_bearer_answer(accepted)
+    assert_token_answer(accepted)
 
 
 @pytest.mark.asyncio

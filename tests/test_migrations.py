@@ -27,7 +27,7 @@ from tests.helpers import login, serve_sessions_from
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / 'alembic.ini'
 COURSE_REVISION = 'a6b139a38fe0'  # the last of the course's own revisions
-APP_TABLES = {'users', 'todos'}
+APP_TABLES = {'users', 'todos', 'user_sessions', 'refresh_tokens'}
 
 # The schema the course's two revisions create on SQLite: constraints
 # without names, as the course's metadata has no naming convention.
@@ -71,7 +71,13 @@ def query(path: Path, sql: str, params: tuple = ()) -> list[tuple]:
 
 
 def table_names(path: Path) -> set[str]:
-    rows = query(path, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    """The tables of the database, not SQLite's own (`sqlite_sequence`,
+    which AUTOINCREMENT creates and nothing can drop)."""
+    rows = query(
+        path,
+        "SELECT name FROM sqlite_master WHERE type = 'table' "
+        "AND name NOT LIKE 'sqlite_%'",
+    )
     return {name for (name,) in rows}
 
 

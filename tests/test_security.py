@@ -72,14 +72,24 @@ def now() -> int:
     return int(datetime.now(tz=UTC).timestamp())
 
 
-def valid_claims(user) -> dict:
+def valid_claims(user, session_id) -> dict:
     """What a login puts in a token, valid for an hour."""
     return {
         'sub': str(user.id),
         'key': user.token_key,
+        'sid': session_id,
         'iat': now(),
         'exp': in_an_hour(),
     }
+
+
+def live_session_id(client, user) -> int:
+    """The id of a new session of the user (a login)."""
+    return jwt.decode(
+        login_token(client, user),
+        settings.SECRET_KEY,
+        algorithms=[settings.ALGORITHM],
+    )['sid']
 
 
 def update_self(client, user, token):
@@ -140,39 +150,32 @@ def test_create_access_token_signs_with_the_settings_algorithm():
 
 
 @pytest.mark.parametrize('user_id', [1, 42, MAX_ID])
-def test_decode_token_returns_the_id_key_and_login_time(user_id):
+def test_decode_token_returns_the_id_key_and_session(user_id):
     token = create_access_token({
         'sub': str(user_id),
         'key': 'k' * 32,
-        'auth_time': 1_700_000_000,
+        'sid': MAX_ID,
     })
 
     claims = decode_token(token)
 
     assert claims.user_id == user_id
     assert claims.token_key == 'k' * 32
-    assert claims.auth_time == datetime.fromtimestamp(1_700_000_000, tz=UTC)
-
-
-def test_decode_token_without_auth_time_takes_the_issue_time():
-    with freeze_time('2025-01-01 12:00:00'):
-        token = create_access_token({'sub': '1', 'key': 'k'})
-
-    with freeze_time('2025-01-01 12:10:00'):
-        claims = decode_token(token)
-
-    assert claims.auth_time == ISSUED_AT
+    assert claims.session_id == MAX_ID
 
 
 @pytest.mark.parametrize(
     'claims',
     [
-        {'sub': str(MAX_ID + 1), 'key': 'k'},
-        {'sub': '9999999999', 'key': 'k'},
-        {'sub': '0', 'key': 'k'},
-        {'sub': '1'},
-        {'sub': '1', 'key': 123},
-        {'sub': '1', 'key': 'k', 'auth_time': 'yesterday'},
+        {'sub': str(MAX_ID + 1), 'key': 'k', 'sid': 1},
+        {'sub': '9999999999', 'key': 'k', 'sid': 1},
+        {'sub': '0', 'key': 'k', 'sid': 1},
+        {'sub': '1', 'sid': 1},
+        {'sub': '1', 'key': 123, 'sid': 1},
+        {'sub': '1', 'key': 'k'},
+        {'sub': '1', 'key': 'k', 'sid': '1'},
+        {'sub': '1', 'key': 'k', 'sid': 0},
+        {'sub': '1', 'key': 'k', 'sid': MAX_ID + 1},
     ],
     ids=[
         'above-max-id',
@@ -180,7 +183,10 @@ def test_decode_token_without_auth_time_takes_the_issue_time():
         'zero',
         'without-key',
         'integer-key',
-        'auth-time-not-a-number',
+        'without-session-id',
+        'session-id-not-a-number',
+        'session-id-zero',
+        'session-id-above-max-id',
     ],
 )
 def test_decode_token_refuses_bad_claims(claims):
@@ -196,7 +202,7 @@ def test_decode_token_refuses_bad_claims(claims):
 def test_decode_token_checks_expiry_of_a_token_it_accepted_before():
     """Accepted claims are remembered; the clock is read on every call."""
     with freeze_time('2025-01-01 12:00:00'):
-        token = create_access_token({'sub': '1', 'key': 'k'})
+        token = create_access_token({'sub': '1', 'key': 'k', 'sid': 1})
 
     with freeze_time('2025-01-01 12:29:59'):
         assert decode_token(token).user_id == 1
@@ -212,7 +218,7 @@ def test_decode_token_checks_expiry_of_a_token_it_accepted_before():
 
 def test_decode_token_refuses_a_token_issued_in_the_future():
     with freeze_time('2025-01-01 12:00:00'):
-        token = create_access_token({'sub': '1', 'key': 'k'})
+        token = create_access_token({'sub': '1', 'key': 'k', 'sid': 1})
         assert decode_token(token).user_id == 1
 
     with (
@@ -227,7 +233,7 @@ def test_decode_token_refuses_a_token_issued_in_the_future():
 def test_decode_token_refuses_a_token_it_accepted_once_the_key_changes(
     monkeypatch,
 ):
-    token = create_access_token({'sub': '1', 'key': 'k'})
+    token = create_access_token({'sub': '1', 'key': 'k', 'sid': 1})
     assert decode_token(token).user_id == 1
 
     monkeypatch.setattr(settings, 'SECRET_KEY', OTHER_KEY)
@@ -287,7 +293,7 @@ def test_decode_token_without_token_raises_401(no_token):
 
 def test_forged_token_with_the_right_key_is_accepted(client, user):
     """The control for the rejections below: the forging itself works."""
-    token = forge_token(valid_claims(user))
+    token = forge_token(valid_claims(user, live_session_id(client, user)))
 
     response = update_self(client, user, token)
 
@@ -346,6 +352,12 @@ def test_expired_token_returns_401(client, user):
         ({'key': OMITTED}, {}),
         ({'key': 'a-key-that-is-not-the-users'}, {}),
         ({'key': 12345}, {}),
+        ({'sid': OMITTED}, {}),
+        ({'sid': '1'}, {}),
+        ({'sid': 0}, {}),
+        ({'sid': 2**31}, {}),
+        ({'sid': 999}, {}),
+        ({'sid': True}, {}),
     ],
     ids=[
         'signed-with-another-key',
@@ -377,10 +389,16 @@ def test_expired_token_returns_401(client, user):
         'without-token-key',
         'revoked-token-key',
         'integer-token-key',
+        'without-session-id',
+        'session-id-a-string',
+        'session-id-zero',
+        'session-id-above-max-id',
+        'session-of-nobody',
+        'session-id-a-boolean',
     ],
 )
 def test_bad_token_returns_401(client, user, claims, options):
-    claims = {**valid_claims(user), **claims}
+    claims = {**valid_claims(user, live_session_id(client, user)), **claims}
     payload = {
         name: value for name, value in claims.items() if value is not OMITTED
     }
@@ -391,9 +409,13 @@ def test_bad_token_returns_401(client, user, claims, options):
 
 
 def test_token_with_tampered_payload_returns_401(client, user, other_user):
-    token = forge_token(valid_claims(other_user))
+    token = forge_token(
+        valid_claims(other_user, live_session_id(client, other_user))
+    )
     header, _payload, signature = token.split('.')
-    tampered_payload = b64url(json.dumps(valid_claims(user)).encode())
+    tampered_payload = b64url(
+        json.dumps(valid_claims(user, live_session_id(client, user))).encode()
+    )
 
     response = update_self(
         client, user, f'{header}.{tampered_payload}.{signature}'

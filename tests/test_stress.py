@@ -81,7 +81,12 @@ def server(fresh_database_url, tmp_path):
         # Room in the hashing queue for every request in flight: these
         # tests are about the database, and each request must reach it.
         # A full pool's 503 is tested in-process, with a tiny pool.
-        settings={'HASHING_QUEUE_SIZE': str(RACERS)},
+        settings={
+            'HASHING_QUEUE_SIZE': str(RACERS),
+            # The longest allowed: the racing refreshes that lose must
+            # all arrive within it, however loaded the machine.
+            'REFRESH_REUSE_GRACE_SECONDS': '10',
+        },
     )
     try:
         live_server.start()
@@ -170,6 +175,69 @@ async def test_fifty_identical_sign_ups_get_one_201_and_49_409(server, client):
     assert stored_users(server.database_url) == {
         created['id']: ('alice', 'alice@example.com')
     }
+
+
+CONCURRENT_REFRESHES = 20
+INVALID_GRANT = {
+    'error': 'invalid_grant',
+    'detail': 'Invalid or expired refresh token',
+}
+
+
+def refresh_with(client, refresh_token: str):
+    return client.post(
+        '/auth/token',
+        data={'grant_type': 'refresh_token', 'refresh_token': refresh_token},
+    )
+
+
+async def test_concurrent_refreshes_with_one_token_rotate_it_once(
+    server, client
+):
+    """A client refreshing from several tabs at once: one wins, the others
+    are refused within the grace window without ending the session."""
+    user = await sign_up(client, 'dora')
+    login = await client.post(
+        '/auth/token', data={'username': user['email'], 'password': PASSWORD}
+    )
+    assert login.status_code == HTTPStatus.OK, login.text
+    refresh_token = login.json()['refresh_token']
+
+    responses = await asyncio.gather(
+        *(
+            refresh_with(client, refresh_token)
+            for _ in range(CONCURRENT_REFRESHES)
+        )
+    )
+
+    statuses = Counter(response.status_code for response in responses)
+    assert statuses == {
+        HTTPStatus.OK: 1,
+        HTTPStatus.BAD_REQUEST: CONCURRENT_REFRESHES - 1,
+    }
+    [winner] = [r.json() for r in responses if r.status_code == HTTPStatus.OK]
+    assert [
+        r.json() for r in responses if r.status_code == HTTPStatus.BAD_REQUEST
+    ] == [INVALID_GRANT] * (CONCURRENT_REFRESHES - 1)
+    # The session lives on: the winner's tokens work, exactly one refresh
+    # token is usable afterwards (the new one), the old one is spent.
+    me = await client.get(
+        '/users/me',
+        headers={'Authorization': f'Bearer {winner["access_token"]}'},
+    )
+    assert me.status_code == HTTPStatus.OK
+    assert me.json() == user
+    unspent = 'SELECT count(*) FROM refresh_tokens WHERE spent_at IS NULL'
+    assert query(server.database_url, unspent) == [(1,)]
+    next_refresh = await refresh_with(client, winner['refresh_token'])
+    assert next_refresh.status_code == HTTPStatus.OK
+    assert query(
+        server.database_url, 'SELECT count(*) FROM user_sessions'
+    ) == [(1,)]
+    assert query(
+        server.database_url,
+        'SELECT count(*) FROM user_sessions WHERE revoked_at IS NULL',
+    ) == [(1,)]
 
 
 def rename_to_winner(client, method: str, user: dict, headers: dict):

@@ -1,4 +1,5 @@
-"""Token lifetime: refresh, the session limit, logout and revocation."""
+"""Token lifetime: the course's refresh route, the session limit, logout
+and revocation. (The refresh grant and sessions: test_sessions.py.)"""
 
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -13,6 +14,7 @@ from fast_zero.security import create_access_token
 from fast_zero.settings import settings
 from tests.helpers import (
     assert_accepted,
+    assert_access_token_answer,
     assert_credentials_rejected,
     assert_token_answer,
     auth,
@@ -63,17 +65,18 @@ def test_refresh_returns_a_token_expiring_later_with_the_login_time(
     with freeze_time(LOGIN_AT + timedelta(minutes=20)):
         response = refresh(client, old_token)
 
-    assert_token_answer(response)
+    assert_access_token_answer(response)
     assert claims_of(old_token)['exp'] == timestamp(
         LOGIN_AT + timedelta(minutes=30)
     )
     assert claims_of(response.json()['access_token']) == {
         'sub': str(user.id),
         'key': user.token_key,
-        'auth_time': timestamp(LOGIN_AT),
+        'sid': claims_of(old_token)['sid'],
         'iat': timestamp(LOGIN_AT + timedelta(minutes=20)),
         'exp': timestamp(LOGIN_AT + timedelta(minutes=50)),
     }
+    assert response.json()['expires_in'] == 30 * 60
 
 
 def test_refreshed_token_outlives_the_old_one_until_its_own_expiry(
@@ -148,11 +151,10 @@ def test_refresh_chain_never_outlives_the_session_max_age(client, user):
             response = refresh(client, token)
             if datetime.now(tz=UTC) >= session_end:
                 break
-            assert_token_answer(response)
+            assert_access_token_answer(response)
             token = response.json()['access_token']
             claims = claims_of(token)
             assert claims['exp'] <= timestamp(session_end)
-            assert claims['auth_time'] == timestamp(LOGIN_AT)
             successful_refreshes += 1
 
     assert_credentials_rejected(response)
@@ -161,20 +163,25 @@ def test_refresh_chain_never_outlives_the_session_max_age(client, user):
     assert claims_of(token)['exp'] == timestamp(session_end)
 
 
+def session_token(login_token_value, user):
+    """A fresh token of the login's session, signed now."""
+    return create_access_token({
+        'sub': str(user.id),
+        'key': user.token_key,
+        'sid': claims_of(login_token_value)['sid'],
+    })
+
+
 def test_refresh_just_before_the_session_end_is_capped_at_it(client, user):
     session_end = LOGIN_AT + settings.SESSION_MAX_AGE
+    with freeze_time(LOGIN_AT):
+        first = login_token(client, user)
     with freeze_time(session_end - timedelta(minutes=1)):
-        token = create_access_token({
-            'sub': str(user.id),
-            'key': user.token_key,
-            'auth_time': timestamp(LOGIN_AT),
-        })
-        response = refresh(client, token)
+        response = refresh(client, session_token(first, user))
 
-    assert_token_answer(response)
-    assert claims_of(response.json()['access_token'])['exp'] == timestamp(
-        session_end
-    )
+    body = assert_access_token_answer(response)
+    assert claims_of(body['access_token'])['exp'] == timestamp(session_end)
+    assert body['expires_in'] == timedelta(minutes=1).total_seconds()
 
 
 @pytest.mark.parametrize(
@@ -185,19 +192,17 @@ def test_refresh_just_before_the_session_end_is_capped_at_it(client, user):
 def test_refresh_after_the_session_max_age_returns_401(
     client, user, after_session_end
 ):
-    """Even with a token that has not expired (e.g. the limit was lowered)."""
+    """Even with a token that has not expired: the session has."""
+    with freeze_time(LOGIN_AT):
+        first = login_token(client, user)
     now = LOGIN_AT + settings.SESSION_MAX_AGE + after_session_end
     with freeze_time(now):
-        token = create_access_token({
-            'sub': str(user.id),
-            'key': user.token_key,
-            'auth_time': timestamp(LOGIN_AT),
-        })
+        token = session_token(first, user)
         response = refresh(client, token)
-        still_valid = read_me(client, token)
+        read = read_me(client, token)
 
     assert_credentials_rejected(response)
-    assert_accepted(still_valid, user)
+    assert_credentials_rejected(read)
 
 
 def test_refresh_follows_the_session_max_age_setting(
@@ -210,13 +215,13 @@ def test_refresh_follows_the_session_max_age_setting(
     with freeze_time(LOGIN_AT + timedelta(minutes=20)):
         response = refresh(client, token)
 
-    assert_token_answer(response)
+    assert_access_token_answer(response)
     assert claims_of(response.json()['access_token'])['exp'] == timestamp(
         LOGIN_AT + timedelta(minutes=40)
     )
 
 
-def test_openapi_refresh_url_is_the_refresh_route(client):
+def test_openapi_refresh_url_is_the_token_route(client):
     schema = client.get('/openapi.json').json()
 
     assert schema['components']['securitySchemes'] == {
@@ -227,7 +232,7 @@ def test_openapi_refresh_url_is_the_refresh_route(client):
                 'password': {
                     'scopes': {},
                     'tokenUrl': 'auth/token',
-                    'refreshUrl': 'auth/refresh_token',
+                    'refreshUrl': 'auth/token',
                 }
             },
         }
@@ -245,21 +250,24 @@ def test_logout_returns_200_and_message(client, user, token):
     assert response.json() == {'message': 'Logged out'}
 
 
-def test_logout_revokes_every_token_issued_before_it(client, user):
+def test_logout_ends_only_the_current_session(client, user):
     with freeze_time(LOGIN_AT):
         first = login_token(client, user)
     with freeze_time(LOGIN_AT + timedelta(minutes=1)):
         second = login_token(client, user)
+        refreshed_second = refresh(client, second).json()['access_token']
 
     with freeze_time(LOGIN_AT + timedelta(minutes=2)):
         logged_out = logout(client, second)
         first_after = read_me(client, first)
         second_after = read_me(client, second)
+        refreshed_after = read_me(client, refreshed_second)
 
     assert logged_out.status_code == HTTPStatus.OK
     assert first != second
-    assert_credentials_rejected(first_after)
+    assert_accepted(first_after, user)
     assert_credentials_rejected(second_after)
+    assert_credentials_rejected(refreshed_after)
 
 
 def test_login_after_logout_returns_a_working_token(client, user, token):

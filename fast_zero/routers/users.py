@@ -2,19 +2,24 @@ import logging
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query
+from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fast_zero.crud import (
     delete_account,
     end_every_session,
+    end_session,
     find_taken_field,
     find_user_for_update,
+    live_sessions,
+    open_session,
     public_user,
     users_page,
+    utc_now,
 )
 from fast_zero.database import Session, release_connection
+from fast_zero.login_limits import client_address
 from fast_zero.models import User
 from fast_zero.routing import PrefixedRouter
 from fast_zero.schemas import (
@@ -22,6 +27,7 @@ from fast_zero.schemas import (
     Message,
     PasswordChange,
     ResourceId,
+    SessionList,
     Token,
     UserList,
     UserPublic,
@@ -33,8 +39,9 @@ from fast_zero.security import (
     Caller,
     CurrentUser,
     authorize_users_directory,
+    credentials_exception,
     get_password_hash_async,
-    issue_access_token,
+    issue_session_tokens,
     not_enough_permissions,
     verify_password_async,
 )
@@ -217,9 +224,13 @@ async def delete_own_account(session: Session, current_user: Caller) -> dict:
     operation_id='users-change_password',
 )
 async def change_password(
-    passwords: PasswordChange, session: Session, current_user: CurrentUser
+    passwords: PasswordChange,
+    session: Session,
+    current_user: CurrentUser,
+    request: Request,
 ) -> dict:
-    """Change the password; every older token dies, a fresh one is sent."""
+    """Change the password: every session ends (on every device), and a
+    new one opens for the caller, whose tokens are sent."""
     await release_connection(session)
     if not await verify_password_async(
         passwords.current_password, current_user.password
@@ -230,9 +241,74 @@ async def change_password(
     current_user.password = await get_password_hash_async(
         passwords.new_password
     )
+    now = utc_now()
+    await end_every_session(session=session, user=current_user, now=now)
+    opened = await open_session(
+        session=session,
+        user_id=current_user.id,
+        user_agent=request.headers.get('user-agent'),
+        address=client_address(request),
+        now=now,
+    )
+    if opened is None:  # deleted or deactivated meanwhile
+        raise credentials_exception
+    await session.commit()
+    return issue_session_tokens(current_user, opened)
+
+
+@router.get(
+    '/me/sessions',
+    response_model=SessionList,
+    responses=OWN_ACCOUNT_ERRORS,
+    operation_id='users-list_own_sessions',
+)
+async def list_own_sessions(session: Session, current_user: Caller) -> dict:
+    """Where you are logged in: the live sessions, newest first."""
+    sessions = await live_sessions(
+        session=session,
+        user_id=current_user.id,
+        current_session_id=current_user.session_id,
+    )
+    return {'sessions': sessions}
+
+
+@router.delete(
+    '/me/sessions',
+    response_model=Message,
+    responses=OWN_ACCOUNT_ERRORS,
+    operation_id='users-end_own_sessions',
+)
+async def end_own_sessions(
+    session: Session, current_user: CurrentUser
+) -> dict:
+    """Log out everywhere, this session too: every token dies."""
     await end_every_session(session=session, user=current_user)
     await session.commit()
-    return issue_access_token(current_user)
+    return {'message': 'Logged out everywhere'}
+
+
+@router.delete(
+    '/me/sessions/{session_id}',
+    response_model=Message,
+    responses=error_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.NOT_FOUND),
+    operation_id='users-end_own_session',
+)
+async def end_own_session(
+    session_id: ResourceId, session: Session, current_user: Caller
+) -> dict:
+    """End one of your sessions (another device's, or this one)."""
+    ended = await end_session(
+        session=session,
+        session_id=session_id,
+        user_id=current_user.id,
+        now=utc_now(),
+    )
+    if not ended:
+        raise HTTPException(
+            status_code=HTTPStatus.NOT_FOUND, detail='Session not found'
+        )
+    await session.commit()
+    return {'message': 'Session ended'}
 
 
 @router.get(
@@ -273,12 +349,19 @@ async def update_user(
         target, session=session, username=user.username, email=user.email
     )
     await release_connection(session)
-    # A new password ends the account's sessions; the same one not.
-    if not await verify_password_async(user.password, target.password):
+    new_password = not await verify_password_async(
+        user.password, target.password
+    )
+    password_hash = await get_password_hash_async(user.password)
+    # A new password ends every session; the same one not. After the
+    # hashing (its write would hold SQLite's lock meanwhile), before the
+    # changes (its statement would flush them: a taken name must fail at
+    # the commit, which answers 409).
+    if new_password:
         await end_every_session(session=session, user=target)
     target.username = user.username
     target.email = user.email
-    target.password = await get_password_hash_async(user.password)
+    target.password = password_hash
     await commit_account_changes(session)
     if target is not current_user:
         logger.info(
