@@ -233,8 +233,8 @@ def test_login_with_password_grant_type_returns_token(client, user):
     assert decode(body['access_token'])['sub'] == str(user.id)
 
 
-def test_login_without_any_field_returns_422_for_both(client):
-    response = client.post('/auth/token', data={})
+def test_password_grant_without_its_fields_returns_422_for_both(client):
+    response = client.post('/auth/token', data={'grant_type': 'password'})
 
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     assert response.json() == validation_error(
