@@ -10,6 +10,7 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import func, select
 
+from fast_zero.crud import open_session, utc_now
 from fast_zero.models import RefreshToken, UserSession
 from fast_zero.security import create_access_token
 from fast_zero.settings import settings
@@ -710,3 +711,18 @@ async def test_deleting_the_account_removes_its_sessions_and_tokens(
     assert await stored_sessions(session, user.id) == []
     assert await count_rows(session, RefreshToken) == 1
     assert_accepted(read_me(client, others), other_user)
+
+
+@pytest.mark.asyncio
+async def test_no_session_opens_for_a_user_who_is_gone(session):
+    """A login racing with the account's deletion opens nothing."""
+    opened = await open_session(
+        session=session,
+        user_id=999,
+        user_agent='tests',
+        address=None,
+        now=utc_now(),
+    )
+
+    assert opened is None
+    assert await count_rows(session, UserSession) == 0
