@@ -6,6 +6,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 
+import jwt
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -152,10 +153,15 @@ def test_metrics_off_counts_nothing():
 # Tokens refused, by reason
 
 
-def expired_token(user):
+def expired_token(user, token):
+    """The token of the same session, expired a minute ago."""
+    claims = jwt.decode(
+        token, settings.SECRET_KEY, algorithms=[settings.ALGORITHM]
+    )
     past = datetime.now(tz=UTC) - timedelta(minutes=1)
     return create_access_token(
-        {'sub': str(user.id), 'key': user.token_key}, not_after=past
+        {'sub': str(user.id), 'key': user.token_key, 'sid': claims['sid']},
+        not_after=past,
     )
 
 
@@ -164,7 +170,7 @@ def expired_token(user):
     [
         ('missing', lambda user, token: {}),
         ('malformed', lambda user, token: auth('not-a-jwt')),
-        ('expired', lambda user, token: auth(expired_token(user))),
+        ('expired', lambda user, token: auth(expired_token(user, token))),
         ('revoked', lambda user, token: auth(token)),
     ],
 )
