@@ -726,3 +726,100 @@ async def test_no_session_opens_for_a_user_who_is_gone(session):
 
     assert opened is None
     assert await count_rows(session, UserSession) == 0
+
+
+@pytest.mark.asyncio
+async def test_no_session_opens_for_an_inactive_user(session, user):
+    """A login racing with the account's deactivation opens nothing."""
+    user.is_active = False
+    await session.commit()
+
+    opened = await open_session(
+        session=session,
+        user_id=user.id,
+        user_agent='tests',
+        address=None,
+        now=utc_now(),
+    )
+
+    assert opened is None
+    assert await count_rows(session, UserSession) == 0
+
+
+# Administrators (issue 15)
+
+
+def deactivate(client, admin_tokens, user_id, is_active=False):
+    return client.patch(
+        f'/admin/users/{user_id}',
+        headers=auth(admin_tokens['access_token']),
+        json={'is_active': is_active},
+    )
+
+
+@pytest.mark.asyncio
+async def test_deactivation_ends_every_session_of_the_user_for_good(
+    client, session, user, superuser, other_user
+):
+    admin = login_tokens(client, superuser)
+    phone = login_tokens(client, user, headers=PHONE)
+    laptop = login_tokens(client, user, headers=LAPTOP)
+    others = login_tokens(client, other_user)
+
+    deactivated = deactivate(client, admin, user.id)
+    reactivated = deactivate(client, admin, user.id, is_active=True)
+
+    assert deactivated.status_code == HTTPStatus.OK
+    assert reactivated.status_code == HTTPStatus.OK
+    assert reactivated.json()['is_active'] is True
+    # Reactivation revives none of them: neither token works any more.
+    assert_session_dead(client, phone)
+    assert_session_dead(client, laptop)
+    assert all(s.revoked_at for s in await stored_sessions(session, user.id))
+    assert_accepted(read_me(client, others), other_user)
+    assert_accepted(read_me(client, admin), superuser)
+
+
+@pytest.mark.asyncio
+async def test_inactive_users_session_is_refused_by_every_token_check(
+    client, session, user
+):
+    """The flag alone refuses (the statement checks it, not only the
+    deactivation's ending of the sessions)."""
+    tokens = login_tokens(client, user)
+    created = client.post(
+        '/todos/',
+        headers=auth(tokens['access_token']),
+        json={'title': 'a', 'description': 'b', 'state': 'todo'},
+    )
+    assert created.status_code == HTTPStatus.CREATED
+    user.is_active = False
+    await session.commit()
+    headers = auth(tokens['access_token'])
+
+    assert_credentials_rejected(read_me(client, tokens))
+    assert_credentials_rejected(client.get('/todos/', headers=headers))
+    assert_credentials_rejected(
+        client.patch('/users/me', headers=headers, json={'username': 'new'})
+    )
+
+
+def test_superuser_new_password_for_another_ends_their_sessions(
+    client, user, superuser
+):
+    admin = login_tokens(client, superuser)
+    tokens = login_tokens(client, user)
+
+    replaced = client.put(
+        f'/users/{user.id}',
+        headers=auth(admin['access_token']),
+        json={
+            'username': user.username,
+            'email': user.email,
+            'password': 'a-new-password-1',
+        },
+    )
+
+    assert replaced.status_code == HTTPStatus.OK
+    assert_session_dead(client, tokens)
+    assert_accepted(read_me(client, admin), superuser)
