@@ -10,6 +10,7 @@ network. What a runtime adds beyond that (its own network, cgroups,
 capabilities dropped) is not tested here.
 """
 
+import contextlib
 import json
 import os
 import secrets
@@ -221,7 +222,14 @@ class Service:
         return int(child)
 
     def stop(self):
+        """Kill the service itself first: it dropped to the image's user,
+        which clears the parent-death signal, so killing `unshare` alone
+        would leave it serving."""
         if self.process.poll() is None:
+            with contextlib.suppress(
+                ValueError, ProcessLookupError, FileNotFoundError
+            ):
+                os.kill(self.pid, signal.SIGKILL)
             self.process.kill()
             self.process.wait()
 
